@@ -1,0 +1,101 @@
+"""The append-only, hash-chained audit log (rule D2).
+
+One JSON object per line in ``<lake>/audit/audit.jsonl``. Each line carries
+``seq``, ``at`` (UTC, from the explicit clock), ``event``, the event's counts
+and hashes, ``prev`` (the previous line's hash) and ``hash`` (SHA-256 of the
+line without ``hash``). Editing or deleting any line breaks the chain, which
+:func:`verify_chain` (and so the audit) reports.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["append_event", "audit_log_path", "read_events", "verify_chain"]
+
+GENESIS = "0" * 64
+
+
+def audit_log_path(lake: Path) -> Path:
+    return lake / "audit" / "audit.jsonl"
+
+
+def _digest(record: dict[str, Any]) -> str:
+    body = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _last_line(path: Path) -> str | None:
+    with path.open("rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        step = min(size, 65536)
+        while step:
+            fh.seek(size - step)
+            chunk = fh.read(step)
+            lines = chunk.rstrip(b"\n").split(b"\n")
+            if len(lines) > 1 or step == size:
+                return lines[-1].decode() if lines[-1] else None
+            step = min(size, step * 2)
+    return None
+
+
+def append_event(lake: Path, event: str, at: datetime, **details: Any) -> dict[str, Any]:
+    """Append one event and return the written record."""
+    path = audit_log_path(lake)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+", encoding="utf-8") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            last = _last_line(path) if path.stat().st_size else None
+            prev = json.loads(last) if last else None
+            record: dict[str, Any] = {
+                "seq": (prev["seq"] + 1) if prev else 1,
+                "at": at.isoformat(),
+                "event": event,
+                **details,
+                "prev": prev["hash"] if prev else GENESIS,
+            }
+            record["hash"] = _digest(record)
+            fh.write(json.dumps(record, sort_keys=True, default=str) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    return record
+
+
+def read_events(lake: Path, event: str | None = None) -> list[dict[str, Any]]:
+    path = audit_log_path(lake)
+    if not path.exists():
+        return []
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return [r for r in records if event is None or r["event"] == event]
+
+
+def verify_chain(lake: Path) -> list[str]:
+    """Problems with the chain: a list of messages naming the line; empty if intact."""
+    path = audit_log_path(lake)
+    if not path.exists():
+        return []
+    problems: list[str] = []
+    prev = GENESIS
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            problems.append(f"{path}:{number}: not a JSON record")
+            continue
+        claimed = record.pop("hash", None)
+        if record.get("prev") != prev:
+            problems.append(f"{path}:{number}: chain broken (prev does not match line {number - 1})")
+        if claimed != _digest(record):
+            problems.append(f"{path}:{number}: hash mismatch (line was edited)")
+        prev = claimed or ""
+    return problems

@@ -1,0 +1,145 @@
+"""The ``accesslake`` command line: argument parsing and output only.
+
+Every command calls a library function that the Prefect flows and the
+notebooks call too. Global options (before the command)::
+
+    --lake DIR      the lake (default data/lake, env ACCESSLAKE_LAKE)
+    --now TIME      the clock for every time rule (env ACCESSLAKE_NOW; rule T4)
+    --policy FILE   the policy file (env ACCESSLAKE_POLICY; default <lake>/policy.toml)
+    --json          machine-readable output
+    --wait SECONDS  how long to wait for another run's writer lock
+
+Exit status: 0 success, 1 the audit found violations, 2 a usage or input error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, is_dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from accesslake import __version__
+from accesslake.config import Settings, load_settings, resolve_now
+from accesslake.errors import AccesslakeError, AuditError
+
+__all__ = ["build_parser", "main"]
+
+Handler = Callable[[argparse.Namespace, Settings, datetime], Any]
+_HANDLERS: dict[str, Handler] = {}
+
+
+def command(name: str) -> Callable[[Handler], Handler]:
+    def register(func: Handler) -> Handler:
+        _HANDLERS[name] = func
+        return func
+
+    return register
+
+
+def _emit(args: argparse.Namespace, payload: Any, text: str | Sequence[str]) -> None:
+    if args.json:
+        print(json.dumps(_plain(payload), indent=2, default=str))
+    else:
+        print(text if isinstance(text, str) else "\n".join(text))
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in asdict(value).items()}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    return value
+
+
+# ---------------------------------------------------------------- commands
+
+
+@command("ingest")
+def _ingest(args: argparse.Namespace, settings: Settings, now: datetime) -> Any:
+    from accesslake.ingest import ingest_file
+    from accesslake.lake import writer_lock
+    from accesslake.ingest import recover
+
+    results = []
+    with writer_lock(settings.lake, args.wait):
+        recover(settings.lake)
+        for path in args.files:
+            results.append(
+                ingest_file(Path(path), settings, now, site=args.site, fmt=args.format, cookie=args.cookie)
+            )
+    _emit(args, results, [r.summary() for r in results])
+
+
+@command("demo")
+def _demo(args: argparse.Namespace, settings: Settings, now: datetime) -> Any:
+    from accesslake.demo import run_demo
+
+    summary = run_demo(settings, now, lines=args.lines, days=args.days, seed=args.seed)
+    _emit(args, summary, summary.lines())
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="accesslake",
+        description="Access logs to a privacy-preserving Parquet lake: statistics, "
+        "seven-day IP anonymisation, incident holds and forensic export.",
+    )
+    parser.add_argument("--version", action="version", version=f"accesslake {__version__}")
+    parser.add_argument("--lake", help="lake folder (default data/lake; env ACCESSLAKE_LAKE)")
+    parser.add_argument("--now", help="the clock, ISO-8601 (default: real clock; env ACCESSLAKE_NOW)")
+    parser.add_argument("--policy", help="policy TOML file (env ACCESSLAKE_POLICY; default <lake>/policy.toml)")
+    parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the writer lock (default 60)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help="load log files into the lake")
+    p.add_argument("files", nargs="+", metavar="FILE", help="plain or gzip access log files")
+    p.add_argument("--format", help="preset (common, combined, vcombined, nginx), Apache LogFormat or nginx "
+                   "log_format string; detected from the first lines when omitted")
+    p.add_argument("--site", default="default", help="site name for the partition (default 'default')")
+    p.add_argument("--cookie", help="name of the session cookie when the format logs several")
+
+    p = sub.add_parser("demo", help="generate a realistic multi-day log for --now and run the pipeline on it")
+    p.add_argument("--lines", type=int, default=30_000, help="lines to generate (default 30000)")
+    p.add_argument("--days", type=int, default=9, help="days of traffic ending at --now (default 9)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        lake = args.lake
+        if args.command == "demo" and lake is None:
+            lake = "data/demo"
+        settings = load_settings(lake, args.policy)
+        now = resolve_now(args.now)
+        _HANDLERS[args.command](args, settings, now)
+    except AuditError as exc:
+        print(f"accesslake: {exc}", file=sys.stderr)
+        for violation in exc.violations:
+            print(f"  - {violation}", file=sys.stderr)
+        return 1
+    except AccesslakeError as exc:
+        print(f"accesslake: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

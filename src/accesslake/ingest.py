@@ -1,0 +1,388 @@
+"""Raw log files -> the lake, with a ledger that makes re-ingest a no-op.
+
+:func:`ingest_file` reads a plain or gzip file in batches (memory does not
+grow with the file), parses each batch, enriches user agents, applies the
+policy before the first write (rows already past ``anonymize_after`` are
+anonymised, or moved intact to held/ if an active hold covers them; rule P3)
+and stages Parquet files under ``<lake>/_tmp``. Only when the whole file has
+been read and enough of it parsed are the staged files moved into place and
+the ledger appended, so a bad file writes nothing.
+
+Crash safety: before moving, an intent file lists the targets; a run that
+finds an intent without its ledger record removes those targets first
+(:func:`recover`), so a crash at any point plus a re-run equals a clean run.
+
+A file is known by the SHA-256 of its first line (``file_key``), so a rotated
+or re-compressed copy of a file is recognised, and a file that has grown
+since (a live ``access.log``) ingests only its new lines.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import uuid
+import zlib
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+import polars as pl
+
+from accesslake import auditlog, holds, lake as lakefs
+from accesslake.config import Settings
+from accesslake.errors import InputError
+from accesslake.formats import FieldSpec, compile_format, detect_format
+from accesslake.parse import parse_batch, split_lines
+from accesslake.policy import anonymize_exprs, due_mask, scrub_text_expr
+from accesslake.schema import REJECT_SCHEMA, REQUEST_SCHEMA, UTC_US, conform
+from accesslake.useragents import enrich
+
+__all__ = ["IngestResult", "ingest_file", "ledger_records", "landing_files", "recover"]
+
+BATCH_BYTES = 32 * 1024 * 1024
+DETECT_LINES = 200
+_CLF_IN_LINE = r"\[(\d{1,2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]"
+
+
+@dataclass
+class IngestResult:
+    """What one ingest of one file did; also the ledger record."""
+
+    source_file: str
+    site: str
+    file_key: str
+    format: str
+    detected: bool
+    status: str  # "ingested", "grown", "unchanged", "empty"
+    lines_before: int = 0  # lines already in the lake from earlier ingests
+    lines_read: int = 0  # new lines read now = rows + held + rejects
+    rows: int = 0
+    held: int = 0
+    rejects: int = 0
+    anonymized_on_write: int = 0
+    scrubbed_rejects: int = 0
+    offset: int = 0  # uncompressed bytes consumed in total
+    pending_partial_line: bool = False
+    days: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    ingested_at: str = ""
+
+    @property
+    def lines_total(self) -> int:
+        return self.lines_before + self.lines_read
+
+    def summary(self) -> str:
+        if self.status == "unchanged":
+            return f"{self.source_file}: already ingested ({self.lines_before} lines); nothing to do"
+        if self.status == "empty":
+            return f"{self.source_file}: empty file; nothing to do"
+        how = "detected" if self.detected else "given"
+        grown = f", {self.lines_before} already ingested" if self.lines_before else ""
+        return (
+            f"{self.source_file}: format {self.format} ({how}); {self.lines_read} lines read{grown} = "
+            f"{self.rows} rows + {self.held} held + {self.rejects} rejected; "
+            f"{self.anonymized_on_write} anonymised on write (past anonymize_after)"
+        )
+
+
+def _ledger_path(lake: Path) -> Path:
+    return lake / "ledger" / "ingest.jsonl"
+
+
+def ledger_records(lake: Path) -> list[dict[str, object]]:
+    path = _ledger_path(lake)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _append_ledger(lake: Path, record: dict[str, object]) -> None:
+    path = _ledger_path(lake)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record, sort_keys=True) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _intent_dir(lake: Path) -> Path:
+    return lake / "ledger" / "pending"
+
+
+def recover(lake: Path) -> int:
+    """Undo the moves of an ingest that crashed before its ledger record; clean staging."""
+    undone = 0
+    folder = _intent_dir(lake)
+    if folder.exists():
+        done = {(r["file_key"], r["site"], r["offset"]) for r in ledger_records(lake)}
+        for intent_path in sorted(folder.glob("*.json")):
+            intent = json.loads(intent_path.read_text(encoding="utf-8"))
+            if (intent["file_key"], intent["site"], intent["offset"]) not in done:
+                for target in intent["files"]:
+                    lakefs.remove_file(lake / target)
+                    undone += 1
+            intent_path.unlink()
+    lakefs.clean_tmp(lake)
+    return undone
+
+
+def _open(path: Path) -> IO[bytes]:
+    try:
+        fh: IO[bytes] = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror}); check the path and permissions") from exc
+    magic = fh.read(2)
+    fh.seek(0)
+    if magic == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
+    return fh
+
+
+def _first_line(path: Path) -> bytes:
+    with _open(path) as fh:
+        try:
+            return fh.readline(1 << 20)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"{path}: cannot decompress ({exc}); is the file complete?") from exc
+
+
+def _chunks(path: Path, offset: int, is_gzip: bool, hold_partial: bool) -> Iterator[tuple[bytes, bool]]:
+    """Yield (complete lines, last) from ``offset``; the final unterminated line too unless held."""
+    with _open(path) as fh:
+        try:
+            if offset:
+                if is_gzip:
+                    remaining = offset
+                    while remaining:
+                        got = fh.read(min(remaining, BATCH_BYTES))
+                        if not got:
+                            break
+                        remaining -= len(got)
+                else:
+                    fh.seek(offset)
+            carry = b""
+            while True:
+                block = fh.read(BATCH_BYTES)
+                if not block:
+                    if carry and not hold_partial:
+                        yield carry, True
+                    return
+                data = carry + block
+                cut = data.rfind(b"\n") + 1
+                carry = data[cut:]
+                if cut:
+                    yield data[:cut], False
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"{path}: cannot read or decompress ({exc}); is the file complete?") from exc
+
+
+def _previous(lake: Path, site: str, file_key: str) -> tuple[int, int]:
+    lines = offset = 0
+    for record in ledger_records(lake):
+        if record["site"] == site and record["file_key"] == file_key and int(record["offset"]) >= offset:
+            lines, offset = int(record["lines_before"]) + int(record["lines_read"]), int(record["offset"])
+    return lines, offset
+
+
+def landing_files(landing: Path) -> list[Path]:
+    """Files waiting in the landing folder (hidden files skipped), oldest name first."""
+    if not landing.exists():
+        return []
+    return sorted(p for p in landing.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def _late_rejects_scrubbed(rejects: pl.DataFrame, settings: Settings, now: datetime) -> pl.DataFrame:
+    """Scrub rejected lines whose own timestamp is already past anonymize_after (rule A4)."""
+    hint = rejects["line"].str.extract(_CLF_IN_LINE, 1).str.strptime(UTC_US, "%d/%b/%Y:%H:%M:%S %z", strict=False)
+    cutoff = now - settings.policy.anonymize_after
+    late = (hint <= cutoff).fill_null(False)
+    return rejects.with_columns(
+        pl.when(late).then(scrub_text_expr("line")).otherwise(pl.col("line")).alias("line"),
+        pl.when(late).then(pl.lit(now).cast(UTC_US)).otherwise(pl.col("scrubbed_at")).alias("scrubbed_at"),
+    )
+
+
+def _stage(frame: pl.DataFrame, root: Path, name: str, private: bool, incident: str | None = None) -> list[Path]:
+    """Write one file per UTC day of ``frame`` (which has a ``_day`` column) under ``root``."""
+    written: list[Path] = []
+    for (day,), part in frame.partition_by("_day", as_dict=True, maintain_order=True).items():
+        target = lakefs.partition_dir(root, frame["_site"][0], day, incident) / name
+        lakefs.write_parquet_atomic(part.drop("_day", "_site"), target, private=private)
+        written.append(target)
+    return written
+
+
+def ingest_file(
+    path: Path,
+    settings: Settings,
+    now: datetime,
+    *,
+    site: str = "default",
+    fmt: str | None = None,
+    cookie: str | None = None,
+    hold_partial_line: bool = False,
+) -> IngestResult:
+    """Ingest one file (or its new lines); returns the counts, also kept in the ledger.
+
+    The caller holds the writer lock (:func:`accesslake.lake.writer_lock`).
+    """
+    lake = settings.lake
+    lakefs.check_site(site)
+    name = str(path)
+    first = _first_line(path)
+    if not first:
+        return IngestResult(name, site, "", fmt or "-", fmt is None, "empty", ingested_at=now.isoformat())
+    file_key = hashlib.sha256(first).hexdigest()[:16]
+    lines_before, offset = _previous(lake, site, file_key)
+    spec, detected = _resolve_format(path, fmt, cookie)
+    result = IngestResult(name, site, file_key, spec.name, detected, "ingested", lines_before, offset=offset)
+    result.ingested_at = now.isoformat()
+    with _open(path) as probe:
+        is_gzip = isinstance(probe, gzip.GzipFile)
+
+    active = holds.active_holds(lake, now)
+    policy = settings.policy
+    run = lake / lakefs.TMP / f"ingest-{uuid.uuid4().hex[:12]}"
+    staged: list[tuple[Path, Path]] = []  # (staged path, final path)
+    line_no = lines_before + 1
+    first_bad: str | None = None
+    try:
+        for chunk, last in _chunks(path, offset, is_gzip, hold_partial_line):
+            lines = split_lines(chunk)
+            batch = parse_batch(
+                lines, spec, first_line=line_no, source_file=name, file_key=file_key,
+                received_at=now, tz=policy.site_timezone,
+            )
+            result.offset += len(chunk)
+            result.lines_read += lines.len()
+            line_no += lines.len()
+            if first_bad is None and batch.rejects.height:
+                bad = batch.rejects.row(0, named=True)
+                first_bad = f"line {bad['source_line']}: {bad['reason']}"
+            _check_ratio(path, spec, result.lines_read, result.rejects + batch.rejects.height, policy.max_reject_ratio,
+                         first_bad, final=last)
+            staged += _write_batch(batch, run, lake, site, file_key, now, settings, active, result)
+        _check_ratio(path, spec, result.lines_read, result.rejects, policy.max_reject_ratio, first_bad, final=True)
+        if result.lines_read == 0:
+            result.status = "unchanged"
+            return result
+        result.status = "grown" if lines_before else "ingested"
+        result.pending_partial_line = hold_partial_line and _has_partial_tail(path, result.offset, is_gzip)
+        _commit(lake, result, staged)
+    finally:
+        if run.exists():
+            shutil.rmtree(run, ignore_errors=True)
+    auditlog.append_event(
+        lake, "ingest", now, source_file=name, site=site, file_key=file_key, format=spec.name,
+        lines_read=result.lines_read, rows=result.rows, held=result.held, rejects=result.rejects,
+        anonymized_on_write=result.anonymized_on_write, offset=result.offset,
+    )
+    return result
+
+
+def _has_partial_tail(path: Path, offset: int, is_gzip: bool) -> bool:
+    if is_gzip:
+        return False
+    return path.stat().st_size > offset
+
+
+def _resolve_format(path: Path, fmt: str | None, cookie: str | None) -> tuple[FieldSpec, bool]:
+    if fmt:
+        return compile_format(fmt, cookie=cookie), False
+    with _open(path) as fh:
+        head = b"".join(fh.readline(1 << 20) for _ in range(DETECT_LINES))
+    spec = detect_format(split_lines(head), cookie=cookie)
+    if spec is None:
+        raise InputError(
+            f"{path}: cannot detect the log format (no preset matches its first lines); "
+            "pass --format with a preset (common, combined, vcombined, nginx) or your LogFormat string"
+        )
+    return spec, True
+
+
+def _check_ratio(
+    path: Path, spec: FieldSpec, lines: int, rejects: int, limit: float, first_bad: str | None, final: bool
+) -> None:
+    if lines == 0 or (not final and lines < 1000):
+        return
+    if rejects / lines > limit:
+        raise InputError(
+            f"{path}: {rejects} of {lines} lines do not parse as format {spec.name} ({first_bad}); "
+            "nothing was written. Pass the right --format, or raise [ingest] max_reject_ratio"
+        )
+
+
+def _write_batch(
+    batch: object, run: Path, lake: Path, site: str, file_key: str, now: datetime,
+    settings: Settings, active: list[holds.Hold], result: IngestResult,
+) -> list[tuple[Path, Path]]:
+    from accesslake.parse import ParsedBatch
+
+    assert isinstance(batch, ParsedBatch)
+    policy = settings.policy
+    staged: list[tuple[Path, Path]] = []
+    rows = conform(enrich(batch.rows), REQUEST_SCHEMA)
+    late = due_mask(policy, now)
+    hold_id = holds.matching_hold_id_expr(active)
+    rows = rows.with_columns(
+        pl.when(late).then(hold_id).otherwise(None).alias("_hold"),
+        pl.col("ts").dt.date().alias("_day"),
+        pl.lit(site).alias("_site"),
+    )
+    first_line = int(rows["source_line"].min() or 0) if rows.height else 0
+    name = f"part-{file_key}-{first_line or int(batch.rejects['source_line'].min() or 0):010d}.parquet"
+
+    def move(written: list[Path], dataset: str) -> None:
+        for staged_path in written:
+            final = lake / dataset / staged_path.relative_to(run / dataset)
+            staged.append((staged_path, final))
+
+    held = rows.filter(pl.col("_hold").is_not_null())
+    for (incident,), part in held.partition_by("_hold", as_dict=True).items():
+        move(_stage(part.drop("_hold"), run / lakefs.HELD, name, True, str(incident)), lakefs.HELD)
+    main = rows.filter(pl.col("_hold").is_null()).drop("_hold")
+    anonymize_now = late
+    result.anonymized_on_write += int(main.select(anonymize_now.sum()).item())
+    main = main.with_columns(anonymize_exprs(policy, now, anonymize_now))
+    move(_stage(main, run / lakefs.REQUESTS, name, False), lakefs.REQUESTS)
+
+    rejects = _late_rejects_scrubbed(batch.rejects, settings, now)
+    result.scrubbed_rejects += int(rejects["scrubbed_at"].is_not_null().sum())
+    rejects = rejects.with_columns(pl.col("received_at").dt.date().alias("_day"), pl.lit(site).alias("_site"))
+    move(_stage(rejects, run / lakefs.REJECTS, name, False), lakefs.REJECTS)
+
+    result.rows += main.height
+    result.held += held.height
+    result.rejects += rejects.height
+    result.days = sorted(set(result.days) | {d.isoformat() for d in rows["_day"].unique().drop_nulls()})
+    return staged
+
+
+def _commit(lake: Path, result: IngestResult, staged: list[tuple[Path, Path]]) -> None:
+    """Intent, moves, ledger record, intent removed: crash-safe with :func:`recover`."""
+    folder = _intent_dir(lake)
+    folder.mkdir(parents=True, exist_ok=True)
+    result.files = [str(final.relative_to(lake)) for _, final in staged]
+    intent = folder / f"{result.file_key}-{result.site}.json"
+    intent.write_text(json.dumps({"file_key": result.file_key, "site": result.site, "offset": result.offset,
+                                  "files": result.files}), encoding="utf-8")
+    lakefs.fsync_dir(folder)
+    for staged_path, final in staged:
+        private = lakefs.HELD in final.relative_to(lake).parts[:1]
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if private:
+            for parent in final.relative_to(lake).parents:
+                if str(parent) != ".":
+                    os.chmod(lake / parent, lakefs.PRIVATE_DIR_MODE)
+        os.replace(staged_path, final)
+        lakefs.fsync_dir(final.parent)
+    record = asdict(result)
+    record.pop("files")
+    _append_ledger(lake, record)
+    intent.unlink()
