@@ -89,6 +89,71 @@ def _demo(args: argparse.Namespace, settings: Settings, now: datetime) -> Any:
     _emit(args, summary, summary.lines())
 
 
+@command("anonymize")
+def _anonymize(args: argparse.Namespace, settings: Settings, now: datetime) -> Any:
+    from accesslake.anonymize import anonymize
+    from accesslake.lake import writer_lock
+
+    with writer_lock(settings.lake, args.wait):
+        result = anonymize(settings, now, dry_run=args.dry_run)
+    _emit(args, result, result.lines())
+
+
+@command("audit")
+def _audit(args: argparse.Namespace, settings: Settings, now: datetime) -> Any:
+    from accesslake.audit import run_audit
+    from accesslake.lake import writer_lock
+
+    with writer_lock(settings.lake, args.wait):
+        report = run_audit(settings, now)
+    _emit(args, report, report.lines())
+    if not report.ok:
+        raise AuditError(f"{len(report.violations)} violation(s) in {settings.lake}", [])
+
+
+@command("nightly")
+def _nightly(args: argparse.Namespace, settings: Settings, now: datetime) -> Any:
+    from accesslake.nightly import run_nightly
+
+    result = run_nightly(settings, now, site=args.site, wait_seconds=args.wait)
+    _emit(args, result, result.lines())
+    if result.audit and not result.audit.ok:
+        raise AuditError(f"{len(result.audit.violations)} violation(s) in {settings.lake}", [])
+
+
+@command("incident")
+def _incident(args: argparse.Namespace, settings: Settings, now: datetime) -> Any:
+    from accesslake import holds
+
+    lake = settings.lake
+    max_days = settings.policy.max_review_days
+    if args.action == "list":
+        found = holds.list_holds(lake)
+        rows = [f"{h.id}  {'active' if h.is_active(now) else h.status:8}  review {h.review_at:%Y-%m-%d}  "
+                f"{h.case_reference}  {h.purpose}" for h in found]
+        _emit(args, [h.to_dict() for h in found], rows or ["no incident holds"])
+        return
+    if args.action == "open":
+        from accesslake.config import parse_now
+
+        scope = holds.Scope(
+            start=parse_now(args.start, option="--start"), end=parse_now(args.end, option="--end"),
+            ips=tuple(args.ip), cidrs=tuple(args.cidr), session_ids=tuple(args.session),
+            paths=tuple(args.path), user_agents=tuple(args.user_agent),
+        )
+        hold = holds.open_hold(
+            lake, case_reference=args.case, scope=scope, purpose=args.purpose, legal_basis=tuple(args.legal_basis),
+            authorized_by=args.authorized_by, now=now, review_days=args.review_days, max_review_days=max_days,
+        )
+    elif args.action == "show":
+        hold = holds.get_hold(lake, args.id)
+    elif args.action == "renew":
+        hold = holds.renew_hold(lake, args.id, by=args.by, now=now, days=args.days, max_review_days=max_days)
+    else:
+        hold = holds.release_hold(lake, args.id, by=args.by, now=now)
+    _emit(args, hold.to_dict(), hold.to_json())
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -112,6 +177,40 @@ def build_parser() -> argparse.ArgumentParser:
                    "log_format string; detected from the first lines when omitted")
     p.add_argument("--site", default="default", help="site name for the partition (default 'default')")
     p.add_argument("--cookie", help="name of the session cookie when the format logs several")
+
+    p = sub.add_parser("anonymize", help="anonymise everything past anonymize_after; apply holds and releases")
+    p.add_argument("--dry-run", action="store_true", help="count what would change; write nothing")
+
+    sub.add_parser("audit", help="check every store against the retention invariant (exit 1 on a violation)")
+
+    p = sub.add_parser("nightly", help="run the nightly job once, locally: ingest landing/, anonymise, audit")
+    p.add_argument("--site", default="default", help="site name for files in landing/ (default 'default')")
+
+    p = sub.add_parser("incident", help="incident holds: open, list, show, renew, release")
+    isub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    o = isub.add_parser("open", help="open a hold: rows in its scope are kept intact in held/")
+    o.add_argument("--case", required=True, help="case reference")
+    o.add_argument("--purpose", required=True, help="why the data is kept")
+    o.add_argument("--legal-basis", action="append", required=True,
+                   help="Art. 6(1)(c) GDPR | Art. 6(1)(f) GDPR | §24 BDSG (short: 6-1-c, 6-1-f, bdsg-24); repeatable")
+    o.add_argument("--authorized-by", required=True, help="who authorised the hold")
+    o.add_argument("--start", required=True, help="scope window start (ISO-8601)")
+    o.add_argument("--end", required=True, help="scope window end (ISO-8601)")
+    for flag, dest, text in (("--ip", "ip", "client IP"), ("--cidr", "cidr", "network, v4 or v6"),
+                             ("--session", "session", "session id"), ("--path", "path", "path glob"),
+                             ("--user-agent", "user_agent", "user-agent substring")):
+        o.add_argument(flag, dest=dest, action="append", default=[], help=f"{text}; repeatable")
+    o.add_argument("--review-days", type=int, help="days until review (default and maximum: policy, 30)")
+    s_ = isub.add_parser("show", help="show one hold")
+    s_.add_argument("id")
+    isub.add_parser("list", help="list holds")
+    r = isub.add_parser("renew", help="extend an active hold's review date")
+    r.add_argument("id")
+    r.add_argument("--by", required=True, help="who renews it")
+    r.add_argument("--days", type=int, help="days from now (at most the policy maximum)")
+    r = isub.add_parser("release", help="release a hold: its rows return anonymised in the next run")
+    r.add_argument("id")
+    r.add_argument("--by", required=True, help="who releases it")
 
     p = sub.add_parser("demo", help="generate a realistic multi-day log for --now and run the pipeline on it")
     p.add_argument("--lines", type=int, default=30_000, help="lines to generate (default 30000)")

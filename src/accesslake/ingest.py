@@ -69,6 +69,8 @@ class IngestResult:
     scrubbed_rejects: int = 0
     offset: int = 0  # uncompressed bytes consumed in total
     pending_partial_line: bool = False
+    compressed: bool = False
+    min_ts: str | None = None  # earliest request time read (ISO), for landing retention
     days: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     ingested_at: str = ""
@@ -245,6 +247,7 @@ def ingest_file(
     result.ingested_at = now.isoformat()
     with _open(path) as probe:
         is_gzip = isinstance(probe, gzip.GzipFile)
+    result.compressed = is_gzip
 
     active = holds.active_holds(lake, now)
     policy = settings.policy
@@ -360,6 +363,10 @@ def _write_batch(
     result.rows += main.height
     result.held += held.height
     result.rejects += rejects.height
+    if rows.height:
+        earliest = rows["ts"].min()
+        if result.min_ts is None or earliest.isoformat() < result.min_ts:  # type: ignore[union-attr]
+            result.min_ts = earliest.isoformat()  # type: ignore[union-attr]
     result.days = sorted(set(result.days) | {d.isoformat() for d in rows["_day"].unique().drop_nulls()})
     return staged
 

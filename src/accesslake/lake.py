@@ -42,6 +42,7 @@ __all__ = [
     "list_files",
     "list_partitions",
     "partition_dir",
+    "partition_of",
     "read_dataset",
     "remove_file",
     "write_parquet_atomic",
@@ -79,6 +80,12 @@ class Partition:
 
     def files(self) -> list[Path]:
         return sorted(p for p in self.path.glob("*.parquet") if not p.name.startswith("."))
+
+
+def partition_of(path: Path) -> tuple[str, date]:
+    """(site, day) of a file inside a ``site=/date=`` partition folder."""
+    site = path.parent.parent.name.split("=", 1)[1]
+    return site, date.fromisoformat(path.parent.name.split("=", 1)[1])
 
 
 def partition_dir(root: Path, site: str, day: date, incident: str | None = None) -> Path:

@@ -1,0 +1,330 @@
+"""The backlog rewrite: anonymise past ``anonymize_after``, move held rows apart.
+
+:func:`anonymize` is what the nightly run (and ``accesslake anonymize``)
+calls, with the writer lock held. For the whole lake, not only yesterday
+(rule P2), it:
+
+1. rewrites every requests file holding rows past ``anonymize_after`` that are
+   not yet anonymised: rows in the scope of an active hold move intact to
+   ``held/incident=<id>/`` (rule H2), the others are anonymised in place (A1-A3);
+2. returns the rows of holds that were released or passed their review date,
+   anonymised, to the main dataset (H4), unless another active hold covers them;
+3. scrubs IP-like tokens from rejected lines past their deadline (A4);
+4. deletes raw landing files that are fully ingested and past ``anonymize_after``.
+
+Crash safety: each file is rewritten beside itself and renamed over it. An
+operation that touches two files (main -> held, held -> main) first writes a
+journal naming its outputs; :func:`recover` rolls a half-done operation back,
+so a crash at any point followed by a re-run ends in the state of a clean run
+(rule P4). Named failure points (``ACCESSLAKE_FAULT=<point>`` or
+``<point>:kill``) let tests crash the rewrite at each step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from accesslake import auditlog, holds, ingest, lake as lakefs
+from accesslake.config import Settings
+from accesslake.policy import anonymize_exprs, due_mask, scrub_text_expr
+from accesslake.schema import REJECT_SCHEMA, REQUEST_SCHEMA, UTC_US
+
+__all__ = ["FAULT_POINTS", "AnonymizeResult", "anonymize", "recover"]
+
+FAULT_POINTS = (
+    "after-held-write",  # held copy written, main file not yet rewritten
+    "after-main-write",  # main file rewritten, journal not yet removed
+    "after-return-write",  # released rows written back to main, held file not yet removed
+    "after-held-delete",  # held file removed, journal not yet removed
+    "after-reject-write",
+)
+
+
+class InjectedFault(RuntimeError):
+    """Raised at a named failure point (tests only)."""
+
+
+def _fault(point: str) -> None:
+    wanted = os.environ.get("ACCESSLAKE_FAULT", "")
+    name, _, how = wanted.partition(":")
+    if name == point:
+        if how == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        raise InjectedFault(point)
+
+
+@dataclass
+class AnonymizeResult:
+    """Counts of one run; ``dry_run`` results describe what would happen."""
+
+    dry_run: bool = False
+    files_rewritten: int = 0
+    rows_anonymized: int = 0
+    rows_held: int = 0
+    rows_returned: int = 0
+    rejects_scrubbed: int = 0
+    landing_deleted: list[str] = field(default_factory=list)
+    recovered: int = 0
+    holds_active: list[str] = field(default_factory=list)
+    holds_returned: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        verb = "would be" if self.dry_run else "were"
+        return [
+            f"{self.rows_anonymized} rows {verb} anonymised in {self.files_rewritten} files",
+            f"{self.rows_held} rows {verb} moved to held/ (active holds: {', '.join(self.holds_active) or 'none'})",
+            f"{self.rows_returned} held rows {verb} returned anonymised "
+            f"(released or expired: {', '.join(self.holds_returned) or 'none'})",
+            f"{self.rejects_scrubbed} rejected lines {verb} scrubbed",
+            f"{len(self.landing_deleted)} landing files {verb} deleted",
+        ]
+
+
+def _journal_dir(lake: Path) -> Path:
+    return lake / "ledger" / "journal"
+
+
+def _write_journal(lake: Path, name: str, body: dict[str, object]) -> Path:
+    folder = _journal_dir(lake)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(body), encoding="utf-8")
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    lakefs.fsync_dir(folder)
+    return path
+
+
+def recover(lake: Path) -> int:
+    """Roll back half-done operations of a crashed run; returns how many."""
+    count = ingest.recover(lake)
+    folder = _journal_dir(lake)
+    if not folder.exists():
+        return count
+    for journal in sorted(folder.glob("*.json")):
+        body = json.loads(journal.read_text(encoding="utf-8"))
+        if body["op"] == "hold":
+            source = lake / body["source"]
+            moved = set(body["row_ids"])
+            still_there = source.exists() and bool(
+                pl.read_parquet(source, columns=["row_id"])["row_id"].is_in(list(moved)).any()
+            )
+            if still_there:  # main not rewritten yet: undo the held copies
+                for target in body["outputs"]:
+                    lakefs.remove_file(lake / target)
+                count += 1
+        elif body["op"] == "return":
+            if (lake / body["source"]).exists():  # held file not removed yet: undo the copy
+                lakefs.remove_file(lake / body["output"])
+                count += 1
+        journal.unlink()
+    for stray in folder.glob("*.tmp"):
+        stray.unlink()
+    return count
+
+
+def _needs_rewrite(path: Path, cutoff: datetime) -> bool:
+    """From Parquet statistics: any row not anonymised whose time is before ``cutoff``?"""
+    meta = pq.ParquetFile(path).metadata
+    names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+    idx = {n: names.index(n) for n in ("anonymized_at", "ts", "received_at")}
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        anon = group.column(idx["anonymized_at"]).statistics
+        if anon is None or anon.null_count != 0:
+            # Some rows are personal; are any of them old enough? (ts and received_at minima)
+            mins = []
+            for col in ("ts", "received_at"):
+                stats = group.column(idx[col]).statistics
+                if stats is None or not stats.has_min_max:
+                    return True
+                mins.append(stats.min)
+            earliest = min(mins)
+            if earliest.tzinfo is None:
+                earliest = earliest.replace(tzinfo=cutoff.tzinfo)
+            if earliest <= cutoff:
+                return True
+    return False
+
+
+def anonymize(settings: Settings, now: datetime, *, dry_run: bool = False) -> AnonymizeResult:
+    """Run the backlog rewrite at ``now`` (the caller holds the writer lock)."""
+    lake = settings.lake
+    policy = settings.policy
+    result = AnonymizeResult(dry_run=dry_run)
+    if not dry_run:
+        result.recovered = recover(lake)
+    active = holds.active_holds(lake, now)
+    result.holds_active = [h.id for h in active]
+    cutoff = now - policy.anonymize_after
+    due = due_mask(policy, now)
+    hold_id = holds.matching_hold_id_expr(active)
+
+    # 1. main dataset
+    for path in lakefs.list_files(lake / lakefs.REQUESTS):
+        if not _needs_rewrite(path, cutoff):
+            continue
+        frame = pl.read_parquet(path)
+        marked = frame.with_columns(pl.when(due).then(hold_id).otherwise(None).alias("_hold"))
+        to_hold = marked.filter(pl.col("_hold").is_not_null())
+        keep = marked.filter(pl.col("_hold").is_null()).drop("_hold")
+        n_anon = int(keep.select(due.sum()).item())
+        if not n_anon and not to_hold.height:
+            continue
+        result.files_rewritten += 1
+        result.rows_anonymized += n_anon
+        result.rows_held += to_hold.height
+        if dry_run:
+            continue
+        _rewrite_main(lake, path, keep.with_columns(anonymize_exprs(policy, now, due)), to_hold)
+
+    # 2. held rows of holds that no longer count
+    active_ids = {h.id for h in active}
+    for part in lakefs.list_partitions(lake / lakefs.HELD):
+        if part.incident in active_ids:
+            continue
+        for path in part.files():
+            frame = pl.read_parquet(path)
+            marked = frame.with_columns(hold_id.alias("_hold"))
+            rehold = marked.filter(pl.col("_hold").is_not_null())
+            back = marked.filter(pl.col("_hold").is_null()).drop("_hold")
+            result.rows_returned += back.height
+            result.rows_held += rehold.height
+            if part.incident and part.incident not in result.holds_returned:
+                result.holds_returned.append(part.incident)
+            if dry_run:
+                continue
+            everything = pl.lit(True)
+            back = back.with_columns(anonymize_exprs(policy, now, everything & pl.col("anonymized_at").is_null()))
+            _return_held(lake, path, part, back, rehold)
+
+    # 3. rejected lines
+    reject_cutoff = (pl.col("received_at") + pl.duration(hours=policy.anonymize_after_hours)) <= pl.lit(now)
+    for path in lakefs.list_files(lake / lakefs.REJECTS):
+        frame = pl.read_parquet(path)
+        late = reject_cutoff & pl.col("scrubbed_at").is_null()
+        n = int(frame.select(late.sum()).item())
+        if not n:
+            continue
+        result.rejects_scrubbed += n
+        if dry_run:
+            continue
+        scrubbed = frame.with_columns(
+            pl.when(late).then(scrub_text_expr("line")).otherwise(pl.col("line")).alias("line"),
+            pl.when(late).then(pl.lit(now).cast(UTC_US)).otherwise(pl.col("scrubbed_at")).alias("scrubbed_at"),
+        ).select(list(REJECT_SCHEMA.names()))
+        lakefs.write_parquet_atomic(scrubbed, path)
+        _fault("after-reject-write")
+
+    # 4. raw landing files
+    result.landing_deleted = [str(p) for p in _expired_landing(settings, now)]
+    if not dry_run:
+        for name in result.landing_deleted:
+            Path(name).unlink(missing_ok=True)
+        lakefs.clean_tmp(lake)
+        auditlog.append_event(
+            lake, "anonymize", now, files_rewritten=result.files_rewritten,
+            rows_anonymized=result.rows_anonymized, rows_held=result.rows_held,
+            rows_returned=result.rows_returned, rejects_scrubbed=result.rejects_scrubbed,
+            landing_deleted=len(result.landing_deleted), recovered=result.recovered,
+            holds_active=result.holds_active, holds_returned=result.holds_returned,
+            anonymize_after_hours=policy.anonymize_after_hours, max_age_hours=policy.max_age_hours,
+        )
+    return result
+
+
+def _rewrite_main(lake: Path, path: Path, keep: pl.DataFrame, to_hold: pl.DataFrame) -> None:
+    site, day = lakefs.partition_of(path)
+    outputs: list[Path] = []
+    if to_hold.height:
+        journal = _write_journal(
+            lake, f"hold-{path.name}-{site}-{day}",
+            {"op": "hold", "source": str(path.relative_to(lake)),
+             "row_ids": to_hold["row_id"].to_list(),
+             "outputs": [str(lakefs.partition_dir(lake / lakefs.HELD, site, day, str(i)).relative_to(lake)
+                             / path.name) for i in to_hold["_hold"].unique().sort()]},
+        )
+        for (incident,), part in to_hold.partition_by("_hold", as_dict=True).items():
+            target = lakefs.partition_dir(lake / lakefs.HELD, site, day, str(incident)) / path.name
+            _private_parents(lake, target)
+            lakefs.write_parquet_atomic(part.drop("_hold").select(list(REQUEST_SCHEMA.names())), target, private=True)
+            outputs.append(target)
+        _fault("after-held-write")
+    if keep.height:
+        lakefs.write_parquet_atomic(keep.select(list(REQUEST_SCHEMA.names())), path)
+    else:
+        lakefs.remove_file(path)
+    _fault("after-main-write")
+    if to_hold.height:
+        journal.unlink()
+
+
+def _return_held(lake: Path, path: Path, part: lakefs.Partition, back: pl.DataFrame, rehold: pl.DataFrame) -> None:
+    """Move a released hold's file: anonymised rows to main, still-held rows to their hold."""
+    outputs: list[tuple[pl.DataFrame, Path, bool]] = []
+    name = f"returned-{part.incident}-{path.name}"
+    if back.height:
+        outputs.append((back, lakefs.partition_dir(lake / lakefs.REQUESTS, part.site, part.day) / name, False))
+    for (incident,), rows in rehold.partition_by("_hold", as_dict=True).items() if rehold.height else []:
+        target = lakefs.partition_dir(lake / lakefs.HELD, part.site, part.day, str(incident)) / name
+        outputs.append((rows.drop("_hold"), target, True))
+    journals = []
+    for index, (_, target, _) in enumerate(outputs):
+        journals.append(_write_journal(
+            lake, f"return-{part.incident}-{part.site}-{part.day}-{path.name}-{index}",
+            {"op": "return", "source": str(path.relative_to(lake)), "output": str(target.relative_to(lake))},
+        ))
+    for rows, target, private in outputs:
+        if private:
+            _private_parents(lake, target)
+        lakefs.write_parquet_atomic(rows.select(list(REQUEST_SCHEMA.names())), target, private=private)
+    _fault("after-return-write")
+    lakefs.remove_file(path)
+    _fault("after-held-delete")
+    for journal in journals:
+        journal.unlink()
+
+
+def _private_parents(lake: Path, target: Path) -> None:
+    held_root = lake / lakefs.HELD
+    held_root.mkdir(parents=True, exist_ok=True)
+    os.chmod(held_root, lakefs.PRIVATE_DIR_MODE)
+    folder = target.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    while folder != held_root:
+        os.chmod(folder, lakefs.PRIVATE_DIR_MODE)
+        folder = folder.parent
+
+
+def _expired_landing(settings: Settings, now: datetime) -> list[Path]:
+    """Fully ingested landing files whose oldest line is past ``anonymize_after``.
+
+    The age of a raw file is that of its oldest line (request time or first
+    receipt, whichever is earlier; ledger ``min_ts``), so an old archive
+    dropped into landing/ is deleted by the same nightly run that ingests it.
+    """
+    landing = settings.lake / lakefs.LANDING
+    records = ingest.ledger_records(settings.lake)
+    expired: list[Path] = []
+    for path in ingest.landing_files(landing):
+        mine = [r for r in records if r["source_file"] == str(path)]
+        if not mine:
+            continue
+        oldest = min(
+            datetime.fromisoformat(str(r[key])) for r in mine for key in ("ingested_at", "min_ts") if r.get(key)
+        )
+        consumed = max(int(r["offset"]) for r in mine)
+        complete = bool(mine[-1].get("compressed")) or consumed >= path.stat().st_size
+        if complete and oldest + settings.policy.anonymize_after <= now:
+            expired.append(path)
+    return expired

@@ -1,0 +1,177 @@
+"""The audit: every store checked against invariant P1 and accounting P4.
+
+:func:`run_audit` looks at the main dataset, held/, rejects/, landing/, the
+marts, staging and journals, the ingest ledger and the audit log's hash chain,
+at an explicit ``now``, and returns every violation with the file it is in.
+It appends its own result to the audit log (rule D2); the CLI exits non-zero
+and the nightly flow fails when anything is found.
+"""
+
+from __future__ import annotations
+
+import stat
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from accesslake import auditlog, holds, ingest, lake as lakefs
+from accesslake.config import Settings
+from accesslake.policy import PERSONAL_COLUMNS
+from accesslake.sqlfiles import query
+
+__all__ = ["AuditReport", "run_audit"]
+
+DATABASE_SUFFIXES = (".duckdb", ".db", ".sqlite", ".sqlite3", ".wal")
+FORBIDDEN_MART_COLUMNS = frozenset(PERSONAL_COLUMNS) | {"user_agent", "query"}
+
+
+@dataclass
+class AuditReport:
+    """Violations (empty when the lake keeps its promises) and what was checked."""
+
+    now: str
+    violations: list[str] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def lines(self) -> list[str]:
+        head = "audit passed" if self.ok else f"audit FAILED: {len(self.violations)} violation(s)"
+        counts = ", ".join(f"{k} {v}" for k, v in self.checked.items())
+        return [f"{head} at {self.now} ({counts})", *[f"  - {v}" for v in self.violations]]
+
+
+def run_audit(settings: Settings, now: datetime, *, record: bool = True) -> AuditReport:
+    lake = settings.lake
+    policy = settings.policy
+    report = AuditReport(now=now.isoformat())
+    max_age_us = int(policy.max_age_hours * 3_600_000_000)
+    con = duckdb.connect()
+    try:
+        main_files = [str(p) for p in lakefs.list_files(lake / lakefs.REQUESTS)]
+        held_files = [str(p) for p in lakefs.list_files(lake / lakefs.HELD)]
+        reject_files = [str(p) for p in lakefs.list_files(lake / lakefs.REJECTS)]
+        report.checked.update(requests_files=len(main_files), held_files=len(held_files),
+                              reject_files=len(reject_files))
+        active = [h.id for h in holds.active_holds(lake, now)]
+
+        for files, exempt, label in ((main_files, [], "requests"), (held_files, active, "held")):
+            if not files:
+                continue
+            found = query("checks/personal_past_deadline",
+                          {"files": files, "now": now, "max_age_us": max_age_us, "exempt": exempt}, con)
+            for row in found.iter_rows(named=True):
+                report.violations.append(
+                    f"P1 {label}: {row['filename']}: {row['count_rows']} rows keep IP/session past the "
+                    f"{policy.max_age_hours:g} h limit (oldest {row['oldest_at']})"
+                )
+        if reject_files:
+            found = query("checks/rejects_past_deadline",
+                          {"files": reject_files, "now": now, "max_age_us": max_age_us}, con)
+            for row in found.iter_rows(named=True):
+                report.violations.append(
+                    f"P1 rejects: {row['filename']}: {row['count_rows']} unscrubbed lines past the limit"
+                )
+        if main_files or held_files:
+            dupes = query("checks/duplicate_rows", {"files": main_files + held_files}, con)
+            for row in dupes.head(20).iter_rows(named=True):
+                report.violations.append(f"P4 duplicate: row {row['row_id']} stored {row['count_copies']} times")
+            if dupes.height > 20:
+                report.violations.append(f"P4 duplicate: {dupes.height - 20} more duplicated rows")
+        report.violations += _accounting(lake, con, main_files + held_files, reject_files)
+    finally:
+        con.close()
+    report.violations += _held_permissions(lake)
+    report.violations += _landing(settings, now)
+    report.violations += _marts(lake)
+    report.violations += _leftovers(lake)
+    report.violations += auditlog.verify_chain(lake)
+    if record:
+        auditlog.append_event(lake, "audit", now, ok=report.ok, violations=len(report.violations),
+                              checked=report.checked)
+    return report
+
+
+def _accounting(lake: Path, con: duckdb.DuckDBPyConnection, row_files: list[str], reject_files: list[str]) -> list[str]:
+    """P4: per ingested file, rows + held = ledger rows + held; rejects = ledger rejects; sums = lines."""
+    problems: list[str] = []
+    expected_rows: dict[tuple[str, str], int] = defaultdict(int)
+    expected_rejects: dict[tuple[str, str], int] = defaultdict(int)
+    for rec in ingest.ledger_records(lake):
+        key = (str(rec["site"]), str(rec["file_key"]))
+        rows, held, rejects, lines = (int(rec[k]) for k in ("rows", "held", "rejects", "lines_read"))
+        if rows + held + rejects != lines:
+            problems.append(f"P4 ledger: {rec['source_file']}: {rows} rows + {held} held + {rejects} rejects "
+                            f"!= {lines} lines read")
+        expected_rows[key] += rows + held
+        expected_rejects[key] += rejects
+    for files, expected, label in ((row_files, expected_rows, "rows"), (reject_files, expected_rejects, "rejects")):
+        stored: dict[tuple[str, str], int] = {}
+        if files:
+            found = query("checks/rows_per_source", {"files": files}, con)
+            stored = {(r["site"], r["file_key"]): r["count_rows"] for r in found.iter_rows(named=True)}
+        for key in sorted(set(stored) | {k for k, v in expected.items() if v}):
+            if stored.get(key, 0) != expected.get(key, 0):
+                problems.append(f"P4 {label}: site {key[0]} file {key[1]}: {stored.get(key, 0)} stored, "
+                                f"ledger says {expected.get(key, 0)}")
+    return problems
+
+
+def _held_permissions(lake: Path) -> list[str]:
+    """H3: held/ and everything in it readable by the owner only."""
+    root = lake / lakefs.HELD
+    if not root.exists():
+        return []
+    problems = []
+    for path in [root, *root.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            problems.append(f"H3 held: {path} has mode {oct(mode)}; must not be readable by group or others")
+    return problems
+
+
+def _landing(settings: Settings, now: datetime) -> list[str]:
+    """P1 on raw files: nothing in landing/ older than the hard limit."""
+    problems = []
+    records = ingest.ledger_records(settings.lake)
+    for path in ingest.landing_files(settings.lake / lakefs.LANDING):
+        mine = [r for r in records if r["source_file"] == str(path)]
+        times = [datetime.fromisoformat(str(r[k])) for r in mine for k in ("ingested_at", "min_ts") if r.get(k)]
+        if not times:
+            times = [datetime.fromtimestamp(path.stat().st_mtime, tz=now.tzinfo)]
+        if min(times) + settings.policy.max_age < now:
+            problems.append(f"P1 landing: {path} holds lines older than the {settings.policy.max_age_hours:g} h limit")
+    return problems
+
+
+def _marts(lake: Path) -> list[str]:
+    problems = []
+    for path in lakefs.list_files(lake / lakefs.MARTS):
+        names = set(pq.read_schema(path).names)
+        bad = sorted(names & FORBIDDEN_MART_COLUMNS)
+        if bad:
+            problems.append(f"P1 marts: {path} has personal columns {', '.join(bad)}")
+    return problems
+
+
+def _leftovers(lake: Path) -> list[str]:
+    """Temporary files, unfinished journals and database files must not outlive a run."""
+    problems = []
+    tmp = lake / lakefs.TMP
+    if tmp.exists() and any(p.is_file() for p in tmp.rglob("*")):
+        problems.append(f"P1 temporary: {tmp} still holds staged files")
+    for stray in lake.rglob(".*.tmp"):
+        problems.append(f"P1 temporary: {stray} was left by an interrupted write")
+    for folder in (lake / "ledger" / "journal", lake / "ledger" / "pending"):
+        for left in folder.glob("*.json") if folder.exists() else []:
+            problems.append(f"P4 journal: {left} records an unfinished operation; run `accesslake anonymize`")
+    for path in lake.rglob("*"):
+        if path.suffix in DATABASE_SUFFIXES and path.is_file():
+            problems.append(f"P1 database: {path}: database files are not allowed in the lake")
+    return problems

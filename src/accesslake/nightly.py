@@ -1,0 +1,46 @@
+"""The nightly run as plain library calls, in the order the Prefect flow runs them.
+
+``accesslake nightly`` calls :func:`run_nightly` directly (no Prefect server);
+``flows/nightly.py`` wraps each step as a task. Order: recover -> ingest the
+landing folder -> anonymise (backlog, holds, rejects, landing) -> audit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from accesslake import anonymize as anonymizer, ingest, lake as lakefs
+from accesslake.audit import AuditReport, run_audit
+from accesslake.config import Settings
+
+__all__ = ["NightlyResult", "run_nightly"]
+
+
+@dataclass
+class NightlyResult:
+    now: str
+    ingested: list[ingest.IngestResult] = field(default_factory=list)
+    anonymized: anonymizer.AnonymizeResult | None = None
+    audit: AuditReport | None = None
+
+    def lines(self) -> list[str]:
+        out = [f"nightly run at {self.now}"]
+        out += [f"ingest: {r.summary()}" for r in self.ingested] or ["ingest: landing folder empty"]
+        if self.anonymized:
+            out += [f"anonymize: {line}" for line in self.anonymized.lines()]
+        if self.audit:
+            out += self.audit.lines()
+        return out
+
+
+def run_nightly(settings: Settings, now: datetime, *, site: str = "default", wait_seconds: float = 60) -> NightlyResult:
+    """One nightly run; raises :class:`accesslake.errors.AuditError` on a violation."""
+    result = NightlyResult(now=now.isoformat())
+    with lakefs.writer_lock(settings.lake, wait_seconds):
+        anonymizer.recover(settings.lake)
+        for path in ingest.landing_files(settings.lake / lakefs.LANDING):
+            result.ingested.append(ingest.ingest_file(path, settings, now, site=site, hold_partial_line=True))
+        result.anonymized = anonymizer.anonymize(settings, now)
+        result.audit = run_audit(settings, now)
+    return result

@@ -1,0 +1,45 @@
+"""Load and run the SQL models kept in ``sql/`` (one model per file).
+
+Values are always bound as DuckDB ``$name`` parameters; identifiers come from
+code. The folder is found beside the source tree (editable install) or inside
+the installed package.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+__all__ = ["SQL_ROOT", "query", "read_sql"]
+
+
+def _root() -> Path:
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "sql", here.parents[1] / "sql"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"the sql/ folder is missing (looked beside {here})")
+
+
+SQL_ROOT = _root()
+
+
+@cache
+def read_sql(name: str) -> str:
+    """The text of ``sql/<name>.sql`` (``name`` like ``checks/duplicate_rows``)."""
+    return (SQL_ROOT / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def query(name: str, params: dict[str, Any], con: duckdb.DuckDBPyConnection | None = None) -> pl.DataFrame:
+    """Run the model ``name`` with bound ``params`` and return the result as Polars."""
+    connection = con or duckdb.connect()
+    try:
+        table = connection.sql(read_sql(name), params=params).to_arrow_table()
+        return pl.DataFrame(pl.from_arrow(table))
+    finally:
+        if con is None:
+            connection.close()
