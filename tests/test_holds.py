@@ -1,0 +1,377 @@
+"""Incident holds: scope validation and predicate, records, lifecycle (rules H1-H4, D2)."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accesslake.auditlog import read_events, verify_chain
+from accesslake.errors import HoldError
+from accesslake.holds import (
+    Hold,
+    Scope,
+    active_holds,
+    get_hold,
+    holds_expr,
+    list_holds,
+    matching_hold_id_expr,
+    open_hold,
+    release_hold,
+    renew_hold,
+    scope_expr,
+)
+
+T0 = datetime(2025, 3, 1, tzinfo=UTC)
+T1 = datetime(2025, 3, 2, tzinfo=UTC)
+NOW = datetime(2025, 3, 3, 12, tzinfo=UTC)
+INSIDE = datetime(2025, 3, 1, 12, tzinfo=UTC)
+
+
+def make_scope(**kwargs: object) -> Scope:
+    args: dict[str, object] = {"start": T0, "end": T1, "ips": ("203.0.113.7",)}
+    args.update(kwargs)
+    return Scope(**args)  # type: ignore[arg-type]
+
+
+def make_hold(lake: Path, **kwargs: object) -> Hold:
+    args: dict[str, object] = {
+        "case_reference": "CASE-2025-001",
+        "scope": make_scope(),
+        "purpose": "credential stuffing against /login",
+        "legal_basis": ("6-1-f",),
+        "authorized_by": "dpo@example.org",
+        "now": NOW,
+    }
+    args.update(kwargs)
+    return open_hold(lake, **args)  # type: ignore[arg-type]
+
+
+def requests(rows: list[tuple[datetime | None, str | None, str | None, str | None, str | None]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows,
+        schema={
+            "ts": pl.Datetime("us", "UTC"),
+            "client_ip": pl.String,
+            "session_id": pl.String,
+            "path": pl.String,
+            "user_agent": pl.String,
+        },
+        orient="row",
+    )
+
+
+# ---------------------------------------------------------------- scope validation
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"start": datetime(2025, 3, 1)}, "--start: 2025-03-01T00:00:00 has no time zone"),
+        ({"end": datetime(2025, 3, 2)}, "--end: 2025-03-02T00:00:00 has no time zone"),
+        ({"end": T0}, "is not after --start"),
+        ({"end": T0 - timedelta(hours=1)}, "is not after --start"),
+        ({"end": T0 + timedelta(days=32)}, "the window spans 32 days, more than 31"),
+        ({"ips": ("203.0.113.300",)}, "--ip: '203.0.113.300' is not a valid IP address"),
+        ({"ips": ("example.org",)}, "--ip: 'example.org' is not a valid IP address"),
+        ({"ips": ("",)}, "--ip: '' is empty"),
+        ({"ips": (), "cidrs": ("10.0.0.0/33",)}, "--cidr: '10.0.0.0/33' is not a valid network"),
+        ({"ips": (), "cidrs": ("2001:db8::/129",)}, "--cidr: '2001:db8::/129' is not a valid network"),
+        ({"ips": (), "cidrs": ("10.0.0.1/8",)}, "--cidr: '10.0.0.1/8' has host bits set; did you mean '10.0.0.0/8'?"),
+        ({"ips": (), "cidrs": ("0.0.0.0/0",)}, "--cidr: '0.0.0.0/0' is wider than /8"),
+        ({"ips": (), "cidrs": ("::/0",)}, "--cidr: '::/0' is wider than /16"),
+        ({"ips": (), "paths": ("/*",)}, "--path: '/*' matches (almost) every path"),
+        ({"ips": (), "paths": ("/[z-a]",)}, "--path: '/[z-a]' is not a valid glob"),
+        ({"ips": (), "user_agents": ("  ",)}, "--user-agent: '  ' is empty"),
+        ({"ips": (), "session_ids": ("",)}, "--session: '' is empty"),
+        (
+            {"ips": ()},
+            (
+                "a hold must name at least one of --ip, --cidr, --session, --path, --user-agent: "
+                "a whole time window is not a narrow scope"
+            ),
+        ),
+    ],
+)
+def test_malformed_scope_is_refused(kwargs: dict[str, object], fragment: str) -> None:
+    with pytest.raises(HoldError) as info:
+        make_scope(**kwargs)
+    assert fragment in str(info.value)
+
+
+def test_scope_normalises_ips_cidrs_and_time() -> None:
+    berlin = datetime(2025, 3, 1, 2, tzinfo=ZoneInfo("Europe/Berlin"))  # 01:00 UTC
+    scope = make_scope(
+        start=berlin,
+        ips=["2001:DB8::1", "::ffff:198.51.100.4", "2001:db8::1"],
+        cidrs=("::ffff:10.1.0.0/112", "2001:db8:ab::/48"),
+    )
+    assert scope.start == datetime(2025, 3, 1, 1, tzinfo=UTC) and scope.start.tzinfo is UTC
+    assert scope.ips == ("2001:db8::1", "198.51.100.4")
+    assert scope.cidrs == ("10.1.0.0/16", "2001:db8:ab::/48")
+
+
+def test_a_single_string_is_one_value_not_characters() -> None:
+    assert make_scope(ips="203.0.113.7").ips == ("203.0.113.7",)
+
+
+# ---------------------------------------------------------------- scope predicate
+
+
+def test_scope_expr_on_literal_frame() -> None:
+    scope = Scope(
+        start=T0,
+        end=T1,
+        ips=("2001:db8::1", "203.0.113.7"),
+        cidrs=("198.51.100.0/24",),
+        session_ids=("sess-bad",),
+        paths=("/wp-login.php", "/admin/*"),
+        user_agents=("sqlmap",),
+    )
+    cases = [
+        # (ts, client_ip, session_id, path, user_agent) -> expected
+        ((INSIDE, "203.0.113.7", None, "/", "Mozilla"), True),  # exact IPv4
+        ((INSIDE, "2001:DB8:0::1", None, "/", "Mozilla"), True),  # IPv6, other spelling
+        ((INSIDE, "::ffff:203.0.113.7", None, "/", "Mozilla"), True),  # IPv4-mapped
+        ((INSIDE, "::ffff:198.51.100.9", None, "/", "Mozilla"), True),  # mapped, in CIDR
+        ((INSIDE, "198.51.100.200", None, "/", "Mozilla"), True),  # in CIDR
+        ((INSIDE, "198.51.101.1", None, "/", "Mozilla"), False),  # next network
+        ((INSIDE, "[2001:db8::1]", None, "/", "Mozilla"), True),  # bracketed IPv6
+        ((INSIDE, "crawler.example.net", None, "/", "Mozilla"), False),  # host name
+        ((INSIDE, None, None, None, None), False),  # all nulls
+        ((INSIDE, "192.0.2.1", "sess-bad", "/", "Mozilla"), True),  # session
+        ((INSIDE, "192.0.2.1", "sess-bad-2", "/", "Mozilla"), False),  # not a prefix match
+        ((INSIDE, "192.0.2.1", None, "/wp-login.php", "Mozilla"), True),  # path literal
+        ((INSIDE, "192.0.2.1", None, "/wp-login.php5", "Mozilla"), False),  # anchored at end
+        ((INSIDE, "192.0.2.1", None, "/x/wp-login.php", "Mozilla"), False),  # anchored at start
+        ((INSIDE, "192.0.2.1", None, "/wp-loginXphp", "Mozilla"), False),  # '.' is literal
+        ((INSIDE, "192.0.2.1", None, "/admin/users/7", "Mozilla"), True),  # glob
+        ((INSIDE, "192.0.2.1", None, "/administrator", "Mozilla"), False),
+        ((INSIDE, "192.0.2.1", None, "/", "SQLMap/1.7 (https://sqlmap.org)"), True),  # UA, any case
+        ((INSIDE, "192.0.2.1", None, "/", "sql map"), False),
+        ((T0, "203.0.113.7", None, "/", "Mozilla"), True),  # start is inclusive
+        ((T1, "203.0.113.7", None, "/", "Mozilla"), False),  # end is exclusive
+        ((T0 - timedelta(microseconds=1), "203.0.113.7", None, "/", "Mozilla"), False),
+        ((None, "203.0.113.7", None, "/", "Mozilla"), False),  # null time
+    ]
+    frame = requests([row for row, _ in cases])
+    got = frame.select(scope_expr(scope).alias("m"))["m"]
+    assert got.null_count() == 0
+    assert got.to_list() == [expected for _, expected in cases]
+
+
+def test_scope_expr_globs_handle_regex_characters_and_classes() -> None:
+    scope = make_scope(ips=(), paths=("/a+b(c)/?.php", "/x[!0-9]y", "/q[ab-]"), user_agents=("a.b*(c",))
+    frame = requests(
+        [
+            (INSIDE, None, None, "/a+b(c)/1.php", None),
+            (INSIDE, None, None, "/aab(c)/1.php", None),
+            (INSIDE, None, None, "/xzy", None),
+            (INSIDE, None, None, "/x5y", None),
+            (INSIDE, None, None, "/q-", None),
+            (INSIDE, None, None, "/", "X A.B*(C y"),
+            (INSIDE, None, None, "/", "aXb*(c"),
+        ]
+    )
+    assert frame.select(scope_expr(scope))["ts"].to_list() == [True, False, True, False, True, True, False]
+
+
+def test_scope_expr_works_lazily_and_on_empty_and_all_null_frames() -> None:
+    scope = make_scope(cidrs=("203.0.113.0/24",))
+    frame = requests([(INSIDE, f"203.0.113.{i % 300}" if i % 300 < 256 else None, None, "/", None) for i in range(900)])
+    kept = frame.lazy().filter(scope_expr(scope)).collect()
+    assert kept.height == 768
+    assert requests([]).select(scope_expr(scope)).height == 0
+    nulls = pl.DataFrame(
+        {"ts": [INSIDE], "client_ip": [None], "session_id": [None], "path": [None], "user_agent": [None]}
+    )
+    nulls = nulls.with_columns(pl.col("ts").cast(pl.Datetime("us", "UTC")))
+    assert nulls.select(scope_expr(scope)).item() is False
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.ip_addresses(), min_size=1, max_size=40))
+def test_scope_expr_agrees_with_ipaddress(addresses: list[ipaddress.IPv4Address | ipaddress.IPv6Address]) -> None:
+    networks = [ipaddress.ip_network("10.0.0.0/9"), ipaddress.ip_network("2001:db8::/32")]
+    scope = make_scope(ips=(), cidrs=tuple(str(n) for n in networks))
+    frame = requests([(INSIDE, str(a), None, None, None) for a in addresses])
+    expected = []
+    for a in addresses:
+        plain = a.ipv4_mapped if isinstance(a, ipaddress.IPv6Address) and a.ipv4_mapped else a
+        expected.append(any(plain in n for n in networks))
+    assert frame.select(scope_expr(scope))["ts"].to_list() == expected
+
+
+def test_holds_expr_and_matching_hold_id(tmp_path: Path) -> None:
+    first = make_hold(tmp_path, scope=make_scope(ips=("203.0.113.7",)))
+    second = make_hold(tmp_path, scope=make_scope(ips=("203.0.113.7", "192.0.2.9")))
+    frame = requests(
+        [
+            (INSIDE, "203.0.113.7", None, None, None),
+            (INSIDE, "192.0.2.9", None, None, None),
+            (INSIDE, "192.0.2.10", None, None, None),
+        ]
+    )
+    low = min(first.id, second.id)  # row 0 is in both scopes: the lower id wins
+    out = frame.select(
+        holds_expr([second, first]).alias("held"),
+        matching_hold_id_expr([second, first]).alias("hold_id"),
+        holds_expr([]).alias("none"),
+        matching_hold_id_expr([]).alias("no_id"),
+    )
+    assert out["held"].to_list() == [True, True, False]
+    assert out["hold_id"].to_list() == [low, second.id, None]
+    assert out["hold_id"].dtype == pl.String
+    assert out["none"].to_list() == [False] * 3
+    assert out["no_id"].to_list() == [None] * 3
+
+
+# ---------------------------------------------------------------- records and storage
+
+
+def test_open_hold_round_trips_through_json(tmp_path: Path) -> None:
+    hold = make_hold(
+        tmp_path,
+        legal_basis=("bdsg-24", "Art. 6(1)(c) GDPR", "6-1-c"),
+        review_days=14,
+        source_candidate="cand-42",
+        scope=make_scope(session_ids=("s1",), paths=("/admin/*",), user_agents=("curl",)),
+    )
+    assert hold.id.startswith("INC-20250303-") and len(hold.id) == len("INC-20250303-1a2b")
+    assert hold.legal_basis == ("Art. 6(1)(c) GDPR", "§24 BDSG")
+    assert hold.review_at == NOW + timedelta(days=14)
+    assert hold.status == "active" and hold.is_active(NOW)
+    assert Hold.from_json(hold.to_json()) == hold
+    assert get_hold(tmp_path, hold.id) == hold
+    assert json.loads((tmp_path / "incidents" / f"{hold.id}.json").read_text())["case_reference"] == "CASE-2025-001"
+
+
+def test_hold_files_are_private(tmp_path: Path) -> None:
+    hold = make_hold(tmp_path)
+    folder = tmp_path / "incidents"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((folder / f"{hold.id}.json").stat().st_mode) == 0o600
+    renew_hold(tmp_path, hold.id, by="dpo", now=NOW + timedelta(days=1))
+    assert stat.S_IMODE((folder / f"{hold.id}.json").stat().st_mode) == 0o600
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_ids_are_unique(tmp_path: Path) -> None:
+    ids = {make_hold(tmp_path).id for _ in range(40)}
+    assert len(ids) == 40
+    assert [h.id for h in list_holds(tmp_path)] == sorted(ids)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"review_days": 31}, "--review-days: 31 exceeds the maximum of 30 days"),
+        ({"review_days": 20, "max_review_days": 14}, "--review-days: 20 exceeds the maximum of 14 days"),
+        ({"review_days": 0}, "--review-days: 0 must be a whole number of days"),
+        ({"max_review_days": 60}, "max_review_days must be between 1 and 30"),
+        ({"case_reference": " "}, "--case: must not be empty"),
+        ({"purpose": ""}, "--purpose: must not be empty"),
+        ({"authorized_by": ""}, "--authorized-by: must not be empty"),
+        ({"legal_basis": ()}, "--legal-basis: name at least one of"),
+        ({"legal_basis": ("consent",)}, "--legal-basis: 'consent' is not one of Art. 6(1)(c) GDPR"),
+        ({"now": datetime(2025, 3, 3)}, "--now: 2025-03-03T00:00:00 has no time zone"),
+    ],
+)
+def test_malformed_hold_is_refused(tmp_path: Path, kwargs: dict[str, object], fragment: str) -> None:
+    with pytest.raises(HoldError) as info:
+        make_hold(tmp_path, **kwargs)
+    assert fragment in str(info.value)
+    assert list_holds(tmp_path) == []
+    assert read_events(tmp_path) == []
+
+
+def test_a_hand_edited_review_date_beyond_30_days_is_refused_on_load(tmp_path: Path) -> None:
+    hold = make_hold(tmp_path)
+    path = tmp_path / "incidents" / f"{hold.id}.json"
+    data = json.loads(path.read_text())
+    data["review_at"] = (NOW + timedelta(days=45)).isoformat()
+    path.write_text(json.dumps(data))
+    with pytest.raises(HoldError, match=r"at most 30 days later \(rule H1\)") as info:
+        get_hold(tmp_path, hold.id)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("hold_id", ["INC-20250303-ffff", "../../etc/passwd", "inc-x"])
+def test_unknown_hold_is_named(tmp_path: Path, hold_id: str) -> None:
+    with pytest.raises(HoldError) as info:
+        get_hold(tmp_path, hold_id)
+    assert repr(hold_id) in str(info.value)
+    assert "accesslake incident list" in str(info.value)
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+def test_renew_then_release(tmp_path: Path) -> None:
+    hold = make_hold(tmp_path, review_days=7)
+    later = NOW + timedelta(days=6)
+    renewed = renew_hold(tmp_path, hold.id, by="dpo@example.org", now=later, days=10)
+    assert renewed.review_at == later + timedelta(days=10)
+    assert renewed.renewals[-1].by == "dpo@example.org" and renewed.renewals[-1].at == later
+    assert renewed.is_active(NOW + timedelta(days=8))  # would have expired without the renewal
+    assert get_hold(tmp_path, hold.id) == renewed
+
+    released = release_hold(tmp_path, hold.id, by="lead@example.org", now=later + timedelta(days=1))
+    assert (released.status, released.released_by) == ("released", "lead@example.org")
+    assert not released.is_active(later + timedelta(days=1))
+    assert active_holds(tmp_path, later + timedelta(days=1)) == []
+    assert Hold.from_json(released.to_json()) == released
+
+
+def test_renewal_beyond_maximum_is_refused(tmp_path: Path) -> None:
+    hold = make_hold(tmp_path)
+    with pytest.raises(HoldError, match="--review-days: 31 exceeds the maximum of 30 days"):
+        renew_hold(tmp_path, hold.id, by="dpo", now=NOW, days=31)
+    assert get_hold(tmp_path, hold.id) == hold
+
+
+def test_release_twice_is_refused(tmp_path: Path) -> None:
+    hold = make_hold(tmp_path)
+    release_hold(tmp_path, hold.id, by="lead", now=NOW + timedelta(hours=1))
+    with pytest.raises(HoldError, match=f"hold {hold.id} was already released by lead"):
+        release_hold(tmp_path, hold.id, by="lead", now=NOW + timedelta(hours=2))
+    with pytest.raises(HoldError, match="cannot renew it"):
+        renew_hold(tmp_path, hold.id, by="lead", now=NOW + timedelta(hours=2))
+
+
+def test_past_review_date_is_not_active(tmp_path: Path) -> None:
+    hold = make_hold(tmp_path, review_days=3)
+    review = NOW + timedelta(days=3)
+    assert hold.is_active(review - timedelta(microseconds=1))
+    assert not hold.is_active(review)
+    assert not hold.is_active(NOW - timedelta(seconds=1))  # not yet opened
+    assert [h.id for h in active_holds(tmp_path, review - timedelta(seconds=1))] == [hold.id]
+    assert active_holds(tmp_path, review) == []
+    with pytest.raises(HoldError, match="passed its review date"):
+        renew_hold(tmp_path, hold.id, by="dpo", now=review + timedelta(days=1))
+    # an expired hold can still be closed on record
+    assert release_hold(tmp_path, hold.id, by="dpo", now=review + timedelta(days=1)).status == "released"
+
+
+def test_every_change_is_audited(tmp_path: Path) -> None:
+    hold = make_hold(tmp_path)
+    renew_hold(tmp_path, hold.id, by="dpo", now=NOW + timedelta(days=1))
+    release_hold(tmp_path, hold.id, by="dpo", now=NOW + timedelta(days=2))
+    events = read_events(tmp_path)
+    assert [e["event"] for e in events] == ["hold.open", "hold.renew", "hold.release"]
+    assert {e["hold_id"] for e in events} == {hold.id}
+    assert {e["case_reference"] for e in events} == {"CASE-2025-001"}
+    final = (tmp_path / "incidents" / f"{hold.id}.json").read_bytes()
+    assert events[-1]["hold_sha256"] == hashlib.sha256(final).hexdigest()
+    assert events[0]["at"] == NOW.isoformat()
+    assert "203.0.113.7" not in (tmp_path / "audit" / "audit.jsonl").read_text()  # scope stays out
+    assert verify_chain(tmp_path) == []
