@@ -115,7 +115,7 @@ def _audit(args: argparse.Namespace, settings: Settings, now: datetime) -> Any:
 def _nightly(args: argparse.Namespace, settings: Settings, now: datetime) -> Any:
     from accesslake.nightly import run_nightly
 
-    result = run_nightly(settings, now, site=args.site, wait_seconds=args.wait)
+    result = run_nightly(settings, now, site=args.site, fmt=args.format, cookie=args.cookie, wait_seconds=args.wait)
     _emit(args, result, result.lines())
     if result.audit and not result.audit.ok:
         raise AuditError(f"{len(result.audit.violations)} violation(s) in {settings.lake}", [])
@@ -185,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("nightly", help="run the nightly job once, locally: ingest landing/, anonymise, audit")
     p.add_argument("--site", default="default", help="site name for files in landing/ (default 'default')")
+    p.add_argument("--format", help="log format of the files in landing/ (detected when omitted)")
+    p.add_argument("--cookie", help="name of the session cookie when the format logs several")
 
     p = sub.add_parser("incident", help="incident holds: open, list, show, renew, release")
     isub = p.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -62,6 +62,9 @@ class FieldSpec:
     time_format: str | None = None
     response_unit: float | None = None  # milliseconds per logged unit
     quoted: frozenset[str] = field(default_factory=frozenset)
+    # Same as ``regex`` but the last quoted field may lack its closing quote (a
+    # server truncated the line). Slower, so only tried on lines ``regex`` misses.
+    tolerant_regex: str | None = None
 
     @property
     def has_time(self) -> bool:
@@ -260,17 +263,21 @@ def _assemble(
             response_unit = directive.response_unit
         group = f"(?<{target}>{pattern})"
         parts.append(rf"\[{group}\]" if directive.brackets else group)
+    if not fields:
+        raise FormatError(f"format {source!r} logs nothing accesslake stores (no %h, %t, %r, ...)")
     body = "".join(parts)
-    # The last quoted field may lack its closing quote when a server truncated the line.
-    if pieces and pieces[-1][1] is None and pieces[-1][0] == '"' and body.endswith('"'):
-        body = body[:-1] + '"?'
     tail = r'(?: +"' + QUOTED + r'")*' if trailing_fields else ""
-    regex = rf"^(?<_ok>){body}{tail}\s*$"
+    regex = rf"^{body}{tail}\s*$"
+    tolerant = None
+    if pieces and pieces[-1][1] is None and pieces[-1][0] == '"' and body.endswith('"'):
+        tolerant = rf"^{body[:-1]}\"?{tail}\s*$"
     try:
         re.compile(regex.replace("(?<", "(?P<"))
     except re.error as exc:
         raise FormatError(f"format {source!r} compiles to an invalid pattern: {exc}") from exc
-    return FieldSpec(name, source, regex, tuple(fields), time_kind, time_format, response_unit, frozenset(quoted))
+    return FieldSpec(
+        name, source, regex, tuple(fields), time_kind, time_format, response_unit, frozenset(quoted), tolerant
+    )
 
 
 def _split(source: str, token: re.Pattern[str]) -> list[tuple[str, re.Match[str] | None]]:

@@ -34,13 +34,26 @@ class NightlyResult:
         return out
 
 
-def run_nightly(settings: Settings, now: datetime, *, site: str = "default", wait_seconds: float = 60) -> NightlyResult:
-    """One nightly run; raises :class:`accesslake.errors.AuditError` on a violation."""
+def run_nightly(
+    settings: Settings,
+    now: datetime,
+    *,
+    site: str = "default",
+    fmt: str | None = None,
+    cookie: str | None = None,
+    wait_seconds: float = 60,
+) -> NightlyResult:
+    """One nightly run at ``now``; the audit's verdict is in ``result.audit``.
+
+    ``fmt`` / ``cookie`` apply to every file in landing/ (detected when None).
+    """
     result = NightlyResult(now=now.isoformat())
     with lakefs.writer_lock(settings.lake, wait_seconds):
         anonymizer.recover(settings.lake)
         for path in ingest.landing_files(settings.lake / lakefs.LANDING):
-            result.ingested.append(ingest.ingest_file(path, settings, now, site=site, hold_partial_line=True))
+            result.ingested.append(ingest.ingest_file(
+                path, settings, now, site=site, fmt=fmt, cookie=cookie, hold_partial_line=True
+            ))
         result.anonymized = anonymizer.anonymize(settings, now)
         result.audit = run_audit(settings, now)
     return result
