@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+
+# Prefect starts telemetry when imported: switch it off before any test imports it.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
 from datetime import datetime, timezone
 from pathlib import Path
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from accesslake.cli import build_parser
 from accesslake.schema import REJECT_COLUMNS, REQUEST_COLUMNS
 
-from .conftest import REPO
+REPO = Path(__file__).resolve().parents[1]
 
 LAKE_DOC = (REPO / "docs" / "lake.md").read_text(encoding="utf-8")
 README = (REPO / "README.md").read_text(encoding="utf-8")

@@ -1,0 +1,141 @@
+"""Flow ``nightly``: the steps of ``accesslake.nightly.run_nightly`` as tasks.
+
+Outline (docs/architecture.md)::
+
+    recover -> ingest landing/ (one task run per file) -> [marts, detect]
+            -> anonymise -> audit -> publish counts -> fail on violations -> [report]
+
+Steps in brackets are not built yet; their place is marked in the flow body.
+The writer lock is held from recover to audit, as in ``run_nightly``; the flow
+run ends Failed (:class:`accesslake.errors.AuditError`) when the audit finds a
+violation, after the counts are published so the violations can be read in
+the UI. Deployed by ``prefect.yaml`` (02:30 Europe/Berlin); see docs/prefect.md.
+
+Run once, locally, from the project root::
+
+    uv run python -m flows.nightly --lake data/lake [--now 2026-11-29T03:00Z]
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from accesslake import anonymize as anonymizer, lake as lakefs
+from accesslake.audit import AuditReport, run_audit
+from accesslake.config import DEFAULT_LAKE, Settings, load_settings, resolve_now
+from accesslake.errors import AuditError
+from accesslake.nightly import NightlyResult
+from flows.ingest import LOCK_WAIT_SECONDS, ingest_file, list_landing
+
+__all__ = ["ARTIFACT_KEY", "anonymize_lake", "audit_failure", "audit_lake", "counts_markdown", "nightly",
+           "publish_counts", "recover_lake"]
+
+ARTIFACT_KEY = "accesslake-nightly"  # one artifact per run, versioned under this key in the UI
+
+
+@task(name="recover", cache_policy=NO_CACHE)
+def recover_lake(lake: Path) -> int:
+    """Roll back what a crashed run left half done (ingest intents, rewrite journals, staging)."""
+    return anonymizer.recover(lake)
+
+
+@task(name="anonymize", cache_policy=NO_CACHE)
+def anonymize_lake(settings: Settings, now: datetime) -> anonymizer.AnonymizeResult:
+    """The backlog rewrite: anonymise past ``anonymize_after``, move held rows apart."""
+    return anonymizer.anonymize(settings, now)
+
+
+@task(name="audit", cache_policy=NO_CACHE)
+def audit_lake(settings: Settings, now: datetime) -> AuditReport:
+    """Check every store against the invariant (also appended to the audit log)."""
+    return run_audit(settings, now)
+
+
+@task(name="publish-counts", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def publish_counts(result: NightlyResult) -> None:
+    """The run's counts as a markdown artifact (an API call: retried)."""
+    create_markdown_artifact(markdown=counts_markdown(result), key=ARTIFACT_KEY,
+                             description=f"accesslake nightly run at {result.now}")
+
+
+def counts_markdown(result: NightlyResult) -> str:
+    """The counts of one nightly run as markdown: a row per ingested file, then anonymise and audit."""
+    out = [f"# accesslake nightly run at {result.now}", "", "## Ingest", ""]
+    if result.ingested:
+        out += ["| file | format | status | lines read | rows | held | rejects | anonymised on write |",
+                "|---|---|---|---:|---:|---:|---:|---:|"]
+        out += [f"| {_cell(Path(r.source_file).name)} | {_cell(r.format)} | {r.status} | {r.lines_read} | {r.rows} "
+                f"| {r.held} | {r.rejects} | {r.anonymized_on_write} |" for r in result.ingested]
+    else:
+        out.append("landing folder empty")
+    if result.anonymized:
+        out += ["", "## Anonymise", "", *[f"- {line}" for line in result.anonymized.lines()]]
+    if result.audit:
+        head, *violations = result.audit.lines()
+        out += ["", "## Audit", "", f"**{head}**", "", *[f"- {v.strip().removeprefix('- ')}" for v in violations]]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def audit_failure(report: AuditReport, lake: Path) -> AuditError:
+    """The error that fails the flow run: how many violations, the first few, where to read them all."""
+    shown = "; ".join(report.violations[:5]) + ("; ..." if len(report.violations) > 5 else "")
+    return AuditError(f"audit found {len(report.violations)} violation(s) in {lake} (all in the "
+                      f"'{ARTIFACT_KEY}' artifact and the audit log): {shown}", report.violations)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+@flow(name="nightly")
+def nightly(
+    lake: str,
+    now: str | None = None,
+    site: str = "default",
+    policy: str | None = None,
+    fmt: str | None = None,
+    cookie: str | None = None,
+) -> dict[str, Any]:
+    """One nightly run of the lake at ``now`` (default: $ACCESSLAKE_NOW, else the clock); fails on a violation.
+
+    As ``accesslake nightly``: ``fmt`` / ``cookie`` apply to every landing file (detected when None).
+    """
+    settings = load_settings(lake, policy)
+    moment = resolve_now(now)
+    result = NightlyResult(now=moment.isoformat())
+    with lakefs.writer_lock(settings.lake, LOCK_WAIT_SECONDS):
+        recover_lake(settings.lake)
+        landing = list_landing(settings.lake)
+        result.ingested = [ingest_file(path, settings, moment, site, fmt, cookie) for path in landing]
+        # Marts and detect go here: they must read the rows BEFORE anonymisation (docs/architecture.md).
+        result.anonymized = anonymize_lake(settings, moment)
+        result.audit = report = audit_lake(settings, moment)
+    get_run_logger().info("\n".join(result.lines()))
+    publish_counts(result)
+    if not report.ok:
+        raise audit_failure(report, settings.lake)
+    # The HTML report goes here: after a passing audit, outside the lock (it only reads).
+    return asdict(result)
+
+
+if __name__ == "__main__":
+    import argparse
+    import os
+
+    parser = argparse.ArgumentParser(description="Run the nightly flow once (a temporary Prefect server "
+                                                 "unless PREFECT_API_URL is set).")
+    parser.add_argument("--lake", default=os.environ.get("ACCESSLAKE_LAKE", str(DEFAULT_LAKE)))
+    parser.add_argument("--now", help="ISO-8601 clock (default $ACCESSLAKE_NOW, else now)")
+    parser.add_argument("--site", default="default")
+    parser.add_argument("--policy", help="policy file (default <lake>/policy.toml)")
+    parser.add_argument("--format", dest="fmt", help="log format for every landing file (default: detected)")
+    parser.add_argument("--cookie", help="session cookie name, when the format logs several")
+    args = parser.parse_args()
+    nightly(lake=args.lake, now=args.now, site=args.site, policy=args.policy, fmt=args.fmt, cookie=args.cookie)
