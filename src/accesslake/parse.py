@@ -23,7 +23,7 @@ STATIC_EXTENSIONS = (
     "css", "js", "mjs", "map", "png", "jpg", "jpeg", "gif", "ico", "svg", "webp", "avif", "bmp",
     "tif", "tiff", "woff", "woff2", "ttf", "otf", "eot", "mp3", "mp4", "m4a", "webm", "ogg", "ogv",
     "wav", "avi", "mov", "mpg", "mpeg", "flv", "swf", "pdf", "txt", "csv", "xml", "json", "zip",
-    "gz", "tgz", "tar", "rar", "7z", "exe", "iso", "dmg", "doc", "docx", "xls", "xlsx", "ppt", "pptx",
+    "gz", "tgz", "tar", "rar", "7z", "exe", "iso", "dmg", "jar", "war", "deb", "rpm", "msi", "apk", "bz2", "xz", "doc", "docx", "xls", "xlsx", "ppt", "pptx",
 )
 _STATIC_RE = r"(?i)\.(?:" + "|".join(STATIC_EXTENSIONS) + r")$"
 # A request line is "METHOD target PROTOCOL"; two anchored patterns are much

@@ -1,0 +1,198 @@
+-- The daily headline of one site: traffic, status classes, bots, response times and visitors.
+-- Grain: one row per site and UTC day (site and date are the partition folders).
+-- Parameters: $files (Parquet files of the day from requests/ and held/), $built_at,
+--   $previous (JSON rows of the previous build of this day, '[]' when none),
+--   $previous_until (last_received_at of that build, NULL when none),
+--   $previous_approximate (its is_approximate).
+-- Visitor figures need client_ip, session_id and user_agent, which anonymisation removes:
+-- on a day with anonymised rows they are carried over from the previous build and the
+-- rows received since are added on top (docs/marts.md, "Late data").
+-- Unique visitors follow GoAccess: distinct (client_ip, day, user agent without blanks),
+-- 4xx responses not counted. A visit: page views of one visitor key (session id, else
+-- client_ip + user agent) with no gap over 30 minutes.
+with requests as (
+    select
+        row_id,
+        ts,
+        client_ip,
+        session_id,
+        user_agent,
+        status,
+        bytes,
+        is_bot,
+        is_page,
+        response_time_ms,
+        received_at,
+        anonymized_at
+    from read_parquet($files, union_by_name = true)
+),
+
+previous as (
+    select unnest(from_json($previous, '[{
+        "count_visits": "BIGINT",
+        "count_unique_visitors": "BIGINT",
+        "count_bounces": "BIGINT",
+        "count_visit_page_views": "BIGINT",
+        "sum_visit_duration_s": "DOUBLE"
+    }]'), recursive := true)
+),
+
+build as (
+    select
+        max(received_at) as last_received_at,
+        coalesce(bool_or(anonymized_at is not null), false) as has_anonymized_rows,
+        coalesce(bool_or(received_at > $previous_until::timestamptz), false) as has_new_rows
+    from requests
+),
+
+build_mode as (
+    select
+        last_received_at,
+        has_anonymized_rows and $previous_until::timestamptz is not null as is_carried_over,
+        case
+            when not has_anonymized_rows then false
+            when $previous_until::timestamptz is null then true
+            else coalesce($previous_approximate::boolean, true) or has_new_rows
+        end as is_approximate
+    from build
+),
+
+-- rows whose visitor identity this build counts: personal columns still present, and
+-- received after the previous build when the figures are carried over
+identified as (
+    select requests.*
+    from requests
+    cross join build_mode
+    where
+        requests.anonymized_at is null
+        and (not build_mode.is_carried_over or requests.received_at > $previous_until::timestamptz)
+),
+
+traffic as (
+    select
+        count(*) as count_requests,
+        count(*) filter (where is_page) as count_page_views,
+        coalesce(sum(bytes), 0)::bigint as sum_bytes,
+        count(*) filter (where status between 200 and 299) as count_2xx,
+        count(*) filter (where status between 300 and 399) as count_3xx,
+        count(*) filter (where status between 400 and 499) as count_4xx,
+        count(*) filter (where status between 500 and 599) as count_5xx,
+        count(*) filter (where status is null or status < 200 or status > 599) as count_other_status,
+        count(*) filter (where is_bot) as count_bot_requests,
+        count(*) filter (where status = 304) as count_not_modified,
+        quantile_cont(response_time_ms, 0.5) as p50_response_ms,
+        quantile_cont(response_time_ms, 0.95) as p95_response_ms,
+        quantile_cont(response_time_ms, 0.99) as p99_response_ms
+    from requests
+),
+
+unique_visitors as (
+    select
+        count(distinct [client_ip, regexp_replace(coalesce(user_agent, ''), '\s', '', 'g')])
+            as count_unique_visitors
+    from identified
+    where client_ip is not null and not coalesce(status between 400 and 499, false)
+),
+
+page_views as (
+    select
+        row_id,
+        ts,
+        coalesce('s:' || session_id, 'c:' || client_ip || '|' || coalesce(user_agent, '')) as visitor_key
+    from identified
+    where is_page
+),
+
+visit_starts as (
+    select
+        *,
+        coalesce(ts - lag(ts) over (partition by visitor_key order by ts, row_id) > interval 30 minute, true)
+            as is_visit_start
+    from page_views
+    where visitor_key is not null
+),
+
+visit_numbers as (
+    select
+        *,
+        sum(is_visit_start::integer) over (
+            partition by visitor_key order by ts, row_id rows between unbounded preceding and current row
+        ) as visit_number
+    from visit_starts
+),
+
+visits as (
+    select
+        visitor_key,
+        visit_number,
+        count(*) as count_page_views,
+        epoch(max(ts) - min(ts)) as duration_s
+    from visit_numbers
+    group by visitor_key, visit_number
+),
+
+visit_totals as (
+    select
+        count(*) as count_visits,
+        count(*) filter (where count_page_views = 1) as count_bounces,
+        coalesce(sum(count_page_views), 0)::bigint as count_visit_page_views,
+        coalesce(sum(duration_s), 0)::double as sum_visit_duration_s
+    from visits
+),
+
+carried as (
+    select previous.*
+    from previous
+    cross join build_mode
+    where build_mode.is_carried_over
+),
+
+visitors as (
+    select
+        visit_totals.count_visits + coalesce(carried.count_visits, 0) as count_visits,
+        unique_visitors.count_unique_visitors + coalesce(carried.count_unique_visitors, 0)
+            as count_unique_visitors,
+        visit_totals.count_bounces + coalesce(carried.count_bounces, 0) as count_bounces,
+        visit_totals.count_visit_page_views + coalesce(carried.count_visit_page_views, 0)
+            as count_visit_page_views,
+        visit_totals.sum_visit_duration_s + coalesce(carried.sum_visit_duration_s, 0) as sum_visit_duration_s
+    from visit_totals
+    cross join unique_visitors
+    left join carried on true
+),
+
+final as (
+    select
+        traffic.count_requests,
+        traffic.count_page_views,
+        visitors.count_visits,
+        visitors.count_unique_visitors,
+        traffic.sum_bytes,
+        traffic.count_2xx,
+        traffic.count_3xx,
+        traffic.count_4xx,
+        traffic.count_5xx,
+        traffic.count_other_status,
+        (traffic.count_4xx + traffic.count_5xx) / nullif(traffic.count_requests, 0) as error_rate,
+        traffic.count_bot_requests,
+        traffic.count_bot_requests / nullif(traffic.count_requests, 0) as bot_share,
+        traffic.count_not_modified,
+        traffic.count_not_modified / nullif(traffic.count_requests, 0) as not_modified_share,
+        traffic.p50_response_ms,
+        traffic.p95_response_ms,
+        traffic.p99_response_ms,
+        visitors.count_bounces,
+        visitors.count_bounces / nullif(visitors.count_visits, 0) as bounce_rate,
+        visitors.count_visit_page_views,
+        visitors.count_visit_page_views / nullif(visitors.count_visits, 0) as pages_per_visit,
+        visitors.sum_visit_duration_s,
+        visitors.sum_visit_duration_s / nullif(visitors.count_visits, 0) as avg_visit_duration_s,
+        build_mode.is_approximate,
+        build_mode.last_received_at,
+        $built_at::timestamptz as built_at
+    from traffic
+    cross join visitors
+    cross join build_mode
+)
+
+select * from final

@@ -1,0 +1,158 @@
+-- Entry and exit pages: where visits start and end, and where single-page visits bounce.
+-- Grain: one row per site, UTC day, path and is_bot (paths that start or end a visit).
+-- Parameters: $files, $built_at, $previous, $previous_until, $previous_approximate
+--   (as in daily_traffic; figures are carried over on an anonymised day, docs/marts.md).
+-- Visits as in the visits mart; ties in time are broken by row_id.
+with requests as (
+    select
+        row_id,
+        ts,
+        client_ip,
+        session_id,
+        user_agent,
+        path,
+        is_bot,
+        is_page,
+        received_at,
+        anonymized_at
+    from read_parquet($files, union_by_name = true)
+),
+
+previous as (
+    select unnest(from_json($previous, '[{
+        "path": "VARCHAR",
+        "is_bot": "BOOLEAN",
+        "count_entries": "BIGINT",
+        "count_exits": "BIGINT",
+        "count_bounces": "BIGINT"
+    }]'), recursive := true)
+),
+
+build as (
+    select
+        max(received_at) as last_received_at,
+        coalesce(bool_or(anonymized_at is not null), false) as has_anonymized_rows,
+        coalesce(bool_or(received_at > $previous_until::timestamptz), false) as has_new_rows
+    from requests
+),
+
+build_mode as (
+    select
+        last_received_at,
+        has_anonymized_rows and $previous_until::timestamptz is not null as is_carried_over,
+        case
+            when not has_anonymized_rows then false
+            when $previous_until::timestamptz is null then true
+            else coalesce($previous_approximate::boolean, true) or has_new_rows
+        end as is_approximate
+    from build
+),
+
+identified as (
+    select requests.*
+    from requests
+    cross join build_mode
+    where
+        requests.anonymized_at is null
+        and (not build_mode.is_carried_over or requests.received_at > $previous_until::timestamptz)
+),
+
+page_views as (
+    select
+        row_id,
+        ts,
+        path,
+        is_bot,
+        coalesce('s:' || session_id, 'c:' || client_ip || '|' || coalesce(user_agent, '')) as visitor_key
+    from identified
+    where is_page
+),
+
+visit_starts as (
+    select
+        *,
+        coalesce(ts - lag(ts) over (partition by visitor_key order by ts, row_id) > interval 30 minute, true)
+            as is_visit_start
+    from page_views
+    where visitor_key is not null
+),
+
+visit_numbers as (
+    select
+        *,
+        sum(is_visit_start::integer) over (
+            partition by visitor_key order by ts, row_id rows between unbounded preceding and current row
+        ) as visit_number
+    from visit_starts
+),
+
+visits as (
+    select
+        visitor_key,
+        visit_number,
+        coalesce(bool_or(is_bot), false) as is_bot,
+        count(*) as count_page_views,
+        first(path order by ts, row_id) as entry_path,
+        last(path order by ts, row_id) as exit_path
+    from visit_numbers
+    group by visitor_key, visit_number
+),
+
+ends as (
+    select entry_path as path, is_bot, 1 as is_entry, 0 as is_exit, (count_page_views = 1)::integer as is_bounce
+    from visits
+    union all
+    select exit_path as path, is_bot, 0 as is_entry, 1 as is_exit, 0 as is_bounce
+    from visits
+),
+
+counted as (
+    select
+        path,
+        is_bot,
+        sum(is_entry)::bigint as count_entries,
+        sum(is_exit)::bigint as count_exits,
+        sum(is_bounce)::bigint as count_bounces
+    from ends
+    group by path, is_bot
+),
+
+carried as (
+    select previous.*
+    from previous
+    cross join build_mode
+    where build_mode.is_carried_over
+),
+
+merged as (
+    select
+        path,
+        is_bot,
+        sum(count_entries)::bigint as count_entries,
+        sum(count_exits)::bigint as count_exits,
+        sum(count_bounces)::bigint as count_bounces
+    from (
+        select * from counted
+        union all by name
+        select path, is_bot, count_entries, count_exits, count_bounces from carried
+    )
+    group by path, is_bot
+),
+
+final as (
+    select
+        merged.path,
+        merged.is_bot,
+        merged.count_entries,
+        merged.count_exits,
+        merged.count_bounces,
+        merged.count_bounces / nullif(merged.count_entries, 0) as bounce_rate,
+        build_mode.is_approximate,
+        build_mode.last_received_at,
+        $built_at::timestamptz as built_at
+    from merged
+    cross join build_mode
+    order by merged.count_entries desc, merged.path, merged.is_bot
+)
+
+select * from final

@@ -1,0 +1,23 @@
+-- HTTP methods and protocols (method NULL: the request line was not HTTP).
+-- Grain: one row per site, UTC day, method and protocol.
+-- Parameters: $files (Parquet files of the day from requests/ and held/), $built_at.
+with requests as (
+    select method, protocol, status, bytes, is_bot
+    from read_parquet($files, union_by_name = true)
+),
+
+final as (
+    select
+        method,
+        protocol,
+        count(*) as count_requests,
+        count(*) filter (where is_bot) as count_bot_requests,
+        count(*) filter (where status between 400 and 599) as count_errors,
+        coalesce(sum(bytes), 0)::bigint as sum_bytes,
+        $built_at::timestamptz as built_at
+    from requests
+    group by method, protocol
+    order by count_requests desc, method, protocol
+)
+
+select * from final

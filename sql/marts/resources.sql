@@ -1,0 +1,41 @@
+-- Every requested path with its size and speed: the largest resources, response-time
+-- percentiles by path (NULL when the log format has no response time).
+-- Grain: one row per site, UTC day and path. content_type as in content_types.
+-- Parameters: $files (Parquet files of the day from requests/ and held/), $built_at.
+with requests as (
+    select path, status, bytes, is_page, response_time_ms
+    from read_parquet($files, union_by_name = true)
+),
+
+extensions as (
+    select
+        *,
+        nullif(lower(regexp_extract(path, '\.([A-Za-z0-9]{1,10})$', 1)), '') as extension
+    from requests
+),
+
+final as (
+    select
+        path,
+        case
+            when extension is null or extension in ('html', 'htm', 'xhtml', 'shtml', 'php', 'asp', 'aspx', 'jsp', 'cgi')
+                then 'page'
+            else extension
+        end as content_type,
+        coalesce(bool_or(is_page), false) as is_page,
+        count(*) as count_requests,
+        count(*) filter (where status between 400 and 599) as count_errors,
+        coalesce(sum(bytes), 0)::bigint as sum_bytes,
+        coalesce(max(bytes), 0)::bigint as max_bytes,
+        count(response_time_ms) as count_timed,
+        quantile_cont(response_time_ms, 0.5) as p50_response_ms,
+        quantile_cont(response_time_ms, 0.95) as p95_response_ms,
+        quantile_cont(response_time_ms, 0.99) as p99_response_ms,
+        max(response_time_ms) as max_response_ms,
+        $built_at::timestamptz as built_at
+    from extensions
+    group by path, extension
+    order by sum_bytes desc, path
+)
+
+select * from final
