@@ -2,7 +2,7 @@
 
 Outline (docs/architecture.md)::
 
-    recover -> ingest landing/ (one task run per file) -> [marts, detect]
+    recover -> ingest landing/ (one task run per file) -> marts (one task run per day) -> [detect]
             -> anonymise -> audit -> publish counts -> fail on violations -> [report]
 
 Steps in brackets are not built yet; their place is marked in the flow body.
@@ -19,7 +19,7 @@ Run once, locally, from the project root::
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from accesslake import anonymize as anonymizer, lake as lakefs
+from accesslake import anonymize as anonymizer, lake as lakefs, marts
 from accesslake.audit import AuditReport, run_audit
 from accesslake.config import DEFAULT_LAKE, Settings, load_settings, resolve_now
 from accesslake.errors import AuditError
@@ -44,6 +44,18 @@ ARTIFACT_KEY = "accesslake-nightly"  # one artifact per run, versioned under thi
 def recover_lake(lake: Path) -> int:
     """Roll back what a crashed run left half done (ingest intents, rewrite journals, staging)."""
     return anonymizer.recover(lake)
+
+
+@task(name="stale-days", cache_policy=NO_CACHE)
+def stale_days(lake: Path) -> list[tuple[str, date]]:
+    """The site/days whose marts are missing or older than their input."""
+    return marts.days_touched(lake)
+
+
+@task(name="build-marts", cache_policy=NO_CACHE, task_run_name="marts {site} {day}")
+def build_marts_for_day(settings: Settings, now: datetime, site: str, day: date) -> marts.MartsResult:
+    """Every mart of one site and day, from its rows before anonymisation."""
+    return marts.build_marts(settings, now, [(site, day)])
 
 
 @task(name="anonymize", cache_policy=NO_CACHE)
@@ -114,7 +126,9 @@ def nightly(
         recover_lake(settings.lake)
         landing = list_landing(settings.lake)
         result.ingested = [ingest_file(path, settings, moment, site, fmt, cookie) for path in landing]
-        # Marts and detect go here: they must read the rows BEFORE anonymisation (docs/architecture.md).
+        built = [build_marts_for_day(settings, moment, site_, day) for site_, day in stale_days(settings.lake)]
+        result.marts = marts.MartsResult.merge(moment, built)
+        # Detect goes here: it must read the rows BEFORE anonymisation (docs/architecture.md).
         result.anonymized = anonymize_lake(settings, moment)
         result.audit = report = audit_lake(settings, moment)
     get_run_logger().info("\n".join(result.lines()))

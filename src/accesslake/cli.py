@@ -121,6 +121,62 @@ def _nightly(args: argparse.Namespace, settings: Settings, now: datetime) -> Any
         raise AuditError(f"{len(result.audit.violations)} violation(s) in {settings.lake}", [])
 
 
+@command("marts")
+def _marts(args: argparse.Namespace, settings: Settings, now: datetime) -> Any:
+    from accesslake.lake import writer_lock
+    from accesslake.marts import build_marts
+
+    days = [(args.site, _day(d, "--day")) for d in args.day] if args.day else None
+    with writer_lock(settings.lake, args.wait):
+        result = build_marts(settings, now, days)
+    _emit(args, result, result.lines())
+
+
+@command("stats")
+def _stats(args: argparse.Namespace, settings: Settings, now: datetime) -> Any:
+    from accesslake.views import headline_stats
+
+    stats = headline_stats(settings.lake, args.site, _day(args.start, "--from"), _day(args.end, "--to"))
+    rows = [f"{key:>18}: {value}" for key, value in stats.items() if key != "per_day"]
+    rows += ["", "per day:"] + [
+        f"  {d['date']} {d['site']}: {d['requests']} requests, {d['page_views']} page views, "
+        f"{d['visits']} visits, {d['unique_visitors']} visitors, {d['bytes']} bytes" for d in stats["per_day"]
+    ]
+    _emit(args, stats, rows)
+
+
+@command("sql")
+def _sql(args: argparse.Namespace, settings: Settings, now: datetime) -> Any:
+    if args.forensic:
+        from accesslake.forensics import run_sql as run_forensic
+
+        frame = run_forensic(settings.lake, args.query, now=now)
+    else:
+        from accesslake.views import run_sql
+
+        frame = run_sql(settings.lake, args.query)
+    if args.json:
+        print(json.dumps(frame.to_dicts(), indent=2, default=str))
+    else:
+        import polars as pl
+
+        with pl.Config(tbl_rows=args.limit, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200):
+            print(frame)
+
+
+def _day(value: str | None, option: str) -> Any:
+    from datetime import date
+
+    from accesslake.errors import ConfigError
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ConfigError(f"{option}: {value!r} is not a date; write YYYY-MM-DD") from exc
+
+
 @command("incident")
 def _incident(args: argparse.Namespace, settings: Settings, now: datetime) -> Any:
     from accesslake import holds
@@ -187,6 +243,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site", default="default", help="site name for files in landing/ (default 'default')")
     p.add_argument("--format", help="log format of the files in landing/ (detected when omitted)")
     p.add_argument("--cookie", help="name of the session cookie when the format logs several")
+
+    p = sub.add_parser("marts", help="build the statistics marts of stale days (or of --day)")
+    p.add_argument("--site", default="default", help="site of the --day options (default 'default')")
+    p.add_argument("--day", action="append", help="UTC day YYYY-MM-DD to (re)build; repeatable")
+
+    p = sub.add_parser("stats", help="headline figures from the marts")
+    p.add_argument("--site", help="one site (default: all)")
+    p.add_argument("--from", dest="start", help="first day YYYY-MM-DD")
+    p.add_argument("--to", dest="end", help="last day YYYY-MM-DD")
+
+    p = sub.add_parser("sql", help="run a query against the analyst views (or --forensic views)")
+    p.add_argument("query", help="SQL text, e.g. \"select * from daily_traffic\"")
+    p.add_argument("--forensic", action="store_true", help="the forensic views (IPs, held data); audit-logged")
+    p.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
 
     p = sub.add_parser("incident", help="incident holds: open, list, show, renew, release")
     isub = p.add_subparsers(dest="action", required=True, metavar="ACTION")

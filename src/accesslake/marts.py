@@ -82,6 +82,17 @@ class MartsResult:
     skipped: list[tuple[str, date]] = field(default_factory=list)
     files_written: int = 0
 
+    @classmethod
+    def merge(cls, now: datetime, results: list[MartsResult]) -> MartsResult:
+        """One result for builds run day by day (the flow's one task per day)."""
+        merged = cls(now=now.isoformat())
+        for part in results:
+            merged.built += part.built
+            merged.approximate += part.approximate
+            merged.skipped += part.skipped
+            merged.files_written += part.files_written
+        return merged
+
     def lines(self) -> list[str]:
         if not self.built and not self.skipped:
             return [f"marts at {self.now}: every day up to date"]

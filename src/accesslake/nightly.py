@@ -2,7 +2,8 @@
 
 ``accesslake nightly`` calls :func:`run_nightly` directly (no Prefect server);
 ``flows/nightly.py`` wraps each step as a task. Order: recover -> ingest the
-landing folder -> anonymise (backlog, holds, rejects, landing) -> audit.
+landing folder -> marts for the touched days (before their rows are
+anonymised) -> anonymise (backlog, holds, rejects, landing) -> audit.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from accesslake import anonymize as anonymizer, ingest, lake as lakefs
+from accesslake import anonymize as anonymizer, ingest, lake as lakefs, marts
 from accesslake.audit import AuditReport, run_audit
 from accesslake.config import Settings
 
@@ -21,12 +22,15 @@ __all__ = ["NightlyResult", "run_nightly"]
 class NightlyResult:
     now: str
     ingested: list[ingest.IngestResult] = field(default_factory=list)
+    marts: marts.MartsResult | None = None
     anonymized: anonymizer.AnonymizeResult | None = None
     audit: AuditReport | None = None
 
     def lines(self) -> list[str]:
         out = [f"nightly run at {self.now}"]
         out += [f"ingest: {r.summary()}" for r in self.ingested] or ["ingest: landing folder empty"]
+        if self.marts:
+            out += self.marts.lines()
         if self.anonymized:
             out += [f"anonymize: {line}" for line in self.anonymized.lines()]
         if self.audit:
@@ -54,6 +58,7 @@ def run_nightly(
             result.ingested.append(ingest.ingest_file(
                 path, settings, now, site=site, fmt=fmt, cookie=cookie, hold_partial_line=True
             ))
+        result.marts = marts.build_marts(settings, now)
         result.anonymized = anonymizer.anonymize(settings, now)
         result.audit = run_audit(settings, now)
     return result
