@@ -146,10 +146,11 @@ def _open(path: Path) -> IO[bytes]:
     return fh
 
 
-def _first_line(path: Path) -> bytes:
+def _head(path: Path, lines: int) -> bytes:
+    """The first ``lines`` lines of ``path``, decompressed; a broken gzip is an InputError."""
     with _open(path) as fh:
         try:
-            return fh.readline(1 << 20)
+            return b"".join(fh.readline(1 << 20) for _ in range(lines))
         except (OSError, EOFError, zlib.error) as exc:
             raise InputError(f"{path}: cannot decompress ({exc}); is the file complete?") from exc
 
@@ -237,7 +238,7 @@ def ingest_file(
     lake = settings.lake
     lakefs.check_site(site)
     name = str(path)
-    first = _first_line(path)
+    first = _head(path, 1)
     if not first:
         return IngestResult(name, site, "", fmt or "-", fmt is None, "empty", ingested_at=now.isoformat())
     file_key = hashlib.sha256(first).hexdigest()[:16]
@@ -256,7 +257,8 @@ def ingest_file(
     line_no = lines_before + 1
     first_bad: str | None = None
     try:
-        for chunk, last in _chunks(path, offset, is_gzip, hold_partial_line):
+        # A gzip file is complete: its last line is never held (it could not be completed later).
+        for chunk, last in _chunks(path, offset, is_gzip, hold_partial_line and not is_gzip):
             lines = split_lines(chunk)
             batch = parse_batch(
                 lines, spec, first_line=line_no, source_file=name, file_key=file_key,
@@ -296,11 +298,9 @@ def _has_partial_tail(path: Path, offset: int, is_gzip: bool) -> bool:
 
 
 def _resolve_format(path: Path, fmt: str | None, cookie: str | None) -> tuple[FieldSpec, bool]:
-    if fmt:
+    if fmt is not None:  # given, even if empty: an empty format is an error, not "detect"
         return compile_format(fmt, cookie=cookie), False
-    with _open(path) as fh:
-        head = b"".join(fh.readline(1 << 20) for _ in range(DETECT_LINES))
-    spec = detect_format(split_lines(head), cookie=cookie)
+    spec = detect_format(split_lines(_head(path, DETECT_LINES)), cookie=cookie)
     if spec is None:
         raise InputError(
             f"{path}: cannot detect the log format (no preset matches its first lines); "
