@@ -358,3 +358,16 @@ def test_the_ingest_result_is_the_ledger_record(tmp_path: Path, settings: Settin
     expected = {k: v for k, v in vars(result).items() if k != "files"}
     assert record == expected
     assert isinstance(result, IngestResult)
+
+
+def test_a_grown_file_with_one_junk_line_is_judged_over_the_whole_file(tmp_path: Path, settings, now) -> None:
+    from accesslake.ingest import ingest_file
+
+    log = tmp_path / "live.log"
+    good = '203.0.113.7 - - [29/Nov/2026:01:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8"\n'
+    log.write_text(good * 50)
+    ingest_file(log, settings, now)
+    with log.open("a") as fh:
+        fh.write("garbage that is not a log line\n")
+    grown = ingest_file(log, settings, now)
+    assert (grown.status, grown.lines_read, grown.rows, grown.rejects) == ("grown", 1, 0, 1)

@@ -185,12 +185,14 @@ def _chunks(path: Path, offset: int, is_gzip: bool, hold_partial: bool) -> Itera
             raise InputError(f"{path}: cannot read or decompress ({exc}); is the file complete?") from exc
 
 
-def _previous(lake: Path, site: str, file_key: str) -> tuple[int, int]:
-    lines = offset = 0
+def _previous(lake: Path, site: str, file_key: str) -> tuple[int, int, int]:
+    """(lines, uncompressed bytes, rejects) already ingested from the file ``file_key``."""
+    lines = offset = rejects = 0
     for record in ledger_records(lake):
         if record["site"] == site and record["file_key"] == file_key and int(record["offset"]) >= offset:
             lines, offset = int(record["lines_before"]) + int(record["lines_read"]), int(record["offset"])
-    return lines, offset
+            rejects += int(record["rejects"])
+    return lines, offset, rejects
 
 
 def landing_files(landing: Path) -> list[Path]:
@@ -242,7 +244,7 @@ def ingest_file(
     if not first:
         return IngestResult(name, site, "", fmt or "-", fmt is None, "empty", ingested_at=now.isoformat())
     file_key = hashlib.sha256(first).hexdigest()[:16]
-    lines_before, offset = _previous(lake, site, file_key)
+    lines_before, offset, rejects_before = _previous(lake, site, file_key)
     spec, detected = _resolve_format(path, fmt, cookie)
     result = IngestResult(name, site, file_key, spec.name, detected, "ingested", lines_before, offset=offset)
     result.ingested_at = now.isoformat()
@@ -270,10 +272,13 @@ def ingest_file(
             if first_bad is None and batch.rejects.height:
                 bad = batch.rejects.row(0, named=True)
                 first_bad = f"line {bad['source_line']}: {bad['reason']}"
-            _check_ratio(path, spec, result.lines_read, result.rejects + batch.rejects.height, policy.max_reject_ratio,
+            # The ratio is judged over the whole file, so a live log that gained one junk line still ingests.
+            _check_ratio(path, spec, lines_before + result.lines_read,
+                         rejects_before + result.rejects + batch.rejects.height, policy.max_reject_ratio,
                          first_bad, final=last)
             staged += _write_batch(batch, run, lake, site, file_key, now, settings, active, result)
-        _check_ratio(path, spec, result.lines_read, result.rejects, policy.max_reject_ratio, first_bad, final=True)
+        _check_ratio(path, spec, lines_before + result.lines_read, rejects_before + result.rejects,
+                     policy.max_reject_ratio, first_bad, final=True)
         if result.lines_read == 0:
             result.status = "unchanged"
             return result

@@ -150,7 +150,7 @@ def parse_batch(
         pl.coalesce(req_method, col("method")).str.to_uppercase().alias("method"),
         target.alias("_target"),
         pl.coalesce(req_protocol, col("protocol")).alias("protocol"),
-        pl.when(req_method.is_null() & request.is_not_null() & (request != "-"))
+        pl.when(req_method.is_null() & ~request.is_in(["-", ""]))
         .then(request)
         .otherwise(None)
         .alias("_raw_request"),
