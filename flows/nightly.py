@@ -3,7 +3,7 @@
 Outline (docs/architecture.md)::
 
     recover -> ingest landing/ (one task run per file) -> marts (one task run per day) -> [detect]
-            -> anonymise -> audit -> publish counts -> fail on violations -> [report]
+            -> anonymise -> delete due messages -> audit -> publish counts -> fail on violations -> [report]
 
 Steps in brackets are not built yet; their place is marked in the flow body.
 The writer lock is held from recover to audit, as in ``run_nightly``; the flow
@@ -27,7 +27,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from accesslake import anonymize as anonymizer, lake as lakefs, marts
+from accesslake import anonymize as anonymizer, lake as lakefs, marts, messages
 from accesslake.audit import AuditReport, run_audit
 from accesslake.config import DEFAULT_LAKE, Settings, load_settings, resolve_now
 from accesslake.errors import AuditError
@@ -62,6 +62,12 @@ def build_marts_for_day(settings: Settings, now: datetime, site: str, day: date)
 def anonymize_lake(settings: Settings, now: datetime) -> anonymizer.AnonymizeResult:
     """The backlog rewrite: anonymise past ``anonymize_after``, move held rows apart."""
     return anonymizer.anonymize(settings, now)
+
+
+@task(name="delete-due-messages", cache_policy=NO_CACHE)
+def delete_due_messages(settings: Settings, now: datetime) -> messages.DeletionResult:
+    """Contact-form messages past their retention period, from every store and copy (rules C1-C3)."""
+    return messages.delete_due(settings, now)
 
 
 @task(name="audit", cache_policy=NO_CACHE)
@@ -130,6 +136,7 @@ def nightly(
         result.marts = marts.MartsResult.merge(moment, built)
         # Detect goes here: it must read the rows BEFORE anonymisation (docs/architecture.md).
         result.anonymized = anonymize_lake(settings, moment)
+        result.messages = delete_due_messages(settings, moment)
         result.audit = report = audit_lake(settings, moment)
     get_run_logger().info("\n".join(result.lines()))
     publish_counts(result)

@@ -177,6 +177,30 @@ def _day(value: str | None, option: str) -> Any:
         raise ConfigError(f"{option}: {value!r} is not a date; write YYYY-MM-DD") from exc
 
 
+@command("messages")
+def _messages(args: argparse.Namespace, settings: Settings, now: datetime) -> Any:
+    from accesslake import messages
+
+    if args.action == "ingest":
+        result = messages.ingest_messages(settings, Path(args.path), now)
+        _emit(args, result, result.lines())
+    elif args.action in ("classify", "hold", "release"):
+        if args.action == "classify":
+            message = messages.classify(settings, args.id, args.kind, args.reason, now, args.concluded)
+        elif args.action == "hold":
+            message = messages.hold(settings, args.id, args.reason, now)
+        else:
+            message = messages.release(settings, args.id, now)
+        _emit(args, message, message.line())
+    elif args.action in ("due", "pending"):
+        found = (messages.due(settings, now, args.within) if args.action == "due"
+                 else messages.pending_report(settings, now))
+        _emit(args, found, [m.line() for m in found] or [f"no {args.action} messages"])
+    else:
+        deletion = messages.delete_due(settings, now, dry_run=args.dry_run)
+        _emit(args, deletion, deletion.lines())
+
+
 @command("incident")
 def _incident(args: argparse.Namespace, settings: Settings, now: datetime) -> Any:
     from accesslake import holds
@@ -257,6 +281,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query", help="SQL text, e.g. \"select * from daily_traffic\"")
     p.add_argument("--forensic", action="store_true", help="the forensic views (IPs, held data); audit-logged")
     p.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
+
+    p = sub.add_parser("messages", help="contact-form messages: register, classify, hold, due dates, deletion")
+    msub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    m = msub.add_parser("ingest", help="register every message of a Maildir, mbox or folder of .eml files")
+    m.add_argument("path")
+    m = msub.add_parser("classify", help="classify a message; sets its due date")
+    m.add_argument("id")
+    m.add_argument("--as", dest="kind", required=True, help="business-letter | receipt | books | no-contract")
+    m.add_argument("--concluded", type=int, help="year the matter was concluded (counts from its end)")
+    m.add_argument("--reason", required=True, help="why (kept in the register)")
+    m = msub.add_parser("hold", help="a tax or legal hold: blocks deletion")
+    m.add_argument("id")
+    m.add_argument("--reason", required=True)
+    m = msub.add_parser("release", help="lift a hold")
+    m.add_argument("id")
+    m = msub.add_parser("due", help="messages due for deletion")
+    m.add_argument("--within", type=int, help="also those due within DAYS")
+    msub.add_parser("pending", help="unclassified messages older than the policy's pending_report_days")
+    m = msub.add_parser("delete", help="delete due messages from every store and copy")
+    m.add_argument("--dry-run", action="store_true", help="list, delete nothing")
 
     p = sub.add_parser("incident", help="incident holds: open, list, show, renew, release")
     isub = p.add_subparsers(dest="action", required=True, metavar="ACTION")

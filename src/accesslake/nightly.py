@@ -3,7 +3,8 @@
 ``accesslake nightly`` calls :func:`run_nightly` directly (no Prefect server);
 ``flows/nightly.py`` wraps each step as a task. Order: recover -> ingest the
 landing folder -> marts for the touched days (before their rows are
-anonymised) -> anonymise (backlog, holds, rejects, landing) -> audit.
+anonymised) -> anonymise (backlog, holds, rejects, landing) -> delete due
+contact-form messages -> audit.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from accesslake import anonymize as anonymizer, ingest, lake as lakefs, marts
+from accesslake import anonymize as anonymizer, ingest, lake as lakefs, marts, messages
 from accesslake.audit import AuditReport, run_audit
 from accesslake.config import Settings
 
@@ -24,6 +25,7 @@ class NightlyResult:
     ingested: list[ingest.IngestResult] = field(default_factory=list)
     marts: marts.MartsResult | None = None
     anonymized: anonymizer.AnonymizeResult | None = None
+    messages: messages.DeletionResult | None = None
     audit: AuditReport | None = None
 
     def lines(self) -> list[str]:
@@ -33,6 +35,8 @@ class NightlyResult:
             out += self.marts.lines()
         if self.anonymized:
             out += [f"anonymize: {line}" for line in self.anonymized.lines()]
+        if self.messages:
+            out += [f"messages: {line}" for line in self.messages.lines()]
         if self.audit:
             out += self.audit.lines()
         return out
@@ -60,5 +64,6 @@ def run_nightly(
             ))
         result.marts = marts.build_marts(settings, now)
         result.anonymized = anonymizer.anonymize(settings, now)
+        result.messages = messages.delete_due(settings, now)
         result.audit = run_audit(settings, now)
     return result
