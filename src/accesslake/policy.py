@@ -22,6 +22,24 @@ The policy file is TOML; every key is optional and defaults to the rules in
     [holds]
     max_review_days = 30
 
+    [detect]                       # abuse detection, per client, site and UTC day
+    scanner_min_probe_paths = 2    # distinct probe paths (/.env, /wp-login.php, ...)
+    scanner_min_404_paths = 20     # or 404s on this many distinct paths ...
+    scanner_min_404_share = 0.5    # ... making at least this share of its requests
+    bruteforce_min_posts = 15      # POSTs to one path
+    bruteforce_min_auth_failures = 10  # or 401/403 answers
+    flood_min_per_minute = 120     # peak requests in one minute, at least this and
+    flood_factor = 20.0            # this many times the site's median per client-minute
+    injection_min_requests = 1     # requests with injection/traversal payloads
+    odd_method_min_requests = 1    # requests with an unusual or junk method
+
+    [messages]                     # contact-form messages (rules C1-C3, docs/messages.md)
+    business_letter_years = 6      # commercial letters; at least 6 (HGB §257, AO §147)
+    receipt_years = 8              # receipts and invoices; at least 8 (since 2025)
+    books_years = 10               # books and annual accounts; at least 10
+    no_contract_years = 3          # no contract: at the latest 3 (limitation period)
+    pending_report_days = 30       # unclassified messages older than this are reported
+
 Anonymisation (rules A1-A4) is one vectorised Polars transform:
 :func:`anonymize_exprs` rewrites the personal columns of the rows selected by a
 mask and leaves every other row untouched.
@@ -73,6 +91,24 @@ _SECTIONS: dict[str, dict[str, str]] = {
     "site": {"timezone": "site_timezone"},
     "ingest": {"max_reject_ratio": "max_reject_ratio"},
     "holds": {"max_review_days": "max_review_days"},
+    "detect": {
+        "scanner_min_probe_paths": "detect_scanner_min_probe_paths",
+        "scanner_min_404_paths": "detect_scanner_min_404_paths",
+        "scanner_min_404_share": "detect_scanner_min_404_share",
+        "bruteforce_min_posts": "detect_bruteforce_min_posts",
+        "bruteforce_min_auth_failures": "detect_bruteforce_min_auth_failures",
+        "flood_min_per_minute": "detect_flood_min_per_minute",
+        "flood_factor": "detect_flood_factor",
+        "injection_min_requests": "detect_injection_min_requests",
+        "odd_method_min_requests": "detect_odd_method_min_requests",
+    },
+    "messages": {
+        "business_letter_years": "messages_business_letter_years",
+        "receipt_years": "messages_receipt_years",
+        "books_years": "messages_books_years",
+        "no_contract_years": "messages_no_contract_years",
+        "pending_report_days": "messages_pending_report_days",
+    },
 }
 
 
@@ -89,6 +125,23 @@ class Policy:
     site_timezone: str = "Europe/Berlin"
     max_reject_ratio: float = 0.5
     max_review_days: int = 30
+    # [detect]: abuse-detection thresholds, per client, site and UTC day (docs/forensics.md)
+    detect_scanner_min_probe_paths: int = 2
+    detect_scanner_min_404_paths: int = 20
+    detect_scanner_min_404_share: float = 0.5
+    detect_bruteforce_min_posts: int = 15
+    detect_bruteforce_min_auth_failures: int = 10
+    detect_flood_min_per_minute: int = 120
+    detect_flood_factor: float = 20.0
+    detect_injection_min_requests: int = 1
+    detect_odd_method_min_requests: int = 1
+    # [messages]: retention of contact-form messages in years from the end of a
+    # Europe/Berlin calendar year (rules C1-C3, docs/messages.md)
+    messages_business_letter_years: int = 6
+    messages_receipt_years: int = 8
+    messages_books_years: int = 10
+    messages_no_contract_years: int = 3
+    messages_pending_report_days: int = 30
 
     def __post_init__(self) -> None:
         where = "policy"
@@ -116,6 +169,25 @@ class Policy:
             raise ConfigError(f"{where}: [ingest] max_reject_ratio must be in (0, 1]")
         if not 1 <= self.max_review_days <= 30:
             raise ConfigError(f"{where}: [holds] max_review_days must be between 1 and 30")
+        for key, name in _SECTIONS["detect"].items():
+            if getattr(self, name) < 1 and not key.endswith("_share"):
+                raise ConfigError(f"{where}: [detect] {key} must be at least 1")
+        if not 0 < self.detect_scanner_min_404_share <= 1:
+            raise ConfigError(f"{where}: [detect] scanner_min_404_share must be in (0, 1]")
+        # [messages]: statutory keep periods may be raised (the notice counts from a later
+        # year anyway), never lowered; the no-contract period may be lowered, never raised.
+        for key, least in (("business_letter_years", 6), ("receipt_years", 8), ("books_years", 10)):
+            if not least <= getattr(self, _SECTIONS["messages"][key]) <= 30:
+                raise ConfigError(
+                    f"{where}: [messages] {key} must be between {least} (the statutory minimum) and 30"
+                )
+        if not 1 <= self.messages_no_contract_years <= 3:
+            raise ConfigError(
+                f"{where}: [messages] no_contract_years must be between 1 and 3 "
+                "(the privacy notice promises deletion after the 3-year limitation period at the latest)"
+            )
+        if not 1 <= self.messages_pending_report_days <= 365:
+            raise ConfigError(f"{where}: [messages] pending_report_days must be between 1 and 365")
 
     @property
     def is_override(self) -> bool:
