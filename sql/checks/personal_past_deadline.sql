@@ -1,7 +1,8 @@
 -- Rule P1: rows whose personal columns are still set after their hard deadline.
 -- Grain: one row per file that holds at least one such row.
 -- Parameters: $files (Parquet paths of requests/ or held/), $now (timestamptz),
---   $max_age_us (hard limit in microseconds), $exempt (incident ids of active holds).
+--   $max_age_us (hard limit in microseconds), $exempt (incident ids of active holds),
+--   $kept (network addresses that truncate mode keeps on anonymised rows, rule A1; else empty).
 -- The deadline of a row is the earlier of request and receive time plus the limit (T3).
 with requests as (
     select
@@ -12,6 +13,7 @@ with requests as (
         session_id,
         remote_user,
         forwarded_for,
+        anonymized_at,
         regexp_extract(filename, 'incident=([^/]+)', 1) as incident_id
     from read_parquet($files, filename = true)
 ),
@@ -23,7 +25,10 @@ violations as (
         min(least(ts, received_at)) as oldest_at
     from requests
     where
-        coalesce(client_ip, session_id, remote_user, forwarded_for) is not null
+        (
+            coalesce(session_id, remote_user, forwarded_for) is not null
+            or (client_ip is not null and (anonymized_at is null or not list_contains($kept, client_ip)))
+        )
         and least(ts, received_at) + to_microseconds($max_age_us) < $now
         and not list_contains($exempt, incident_id)
     group by filename

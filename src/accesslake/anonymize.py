@@ -22,9 +22,12 @@ so a crash at any point followed by a re-run ends in the state of a clean run
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import os
 import signal
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -37,7 +40,7 @@ from accesslake.config import Settings
 from accesslake.policy import anonymize_exprs, due_mask, scrub_text_expr
 from accesslake.schema import REJECT_SCHEMA, REQUEST_SCHEMA, UTC_US
 
-__all__ = ["FAULT_POINTS", "AnonymizeResult", "anonymize", "recover"]
+__all__ = ["FAULT_POINTS", "AnonymizeResult", "anonymize", "landing_state", "recover"]
 
 FAULT_POINTS = (
     "after-held-write",  # held copy written, main file not yet rewritten
@@ -239,26 +242,30 @@ def anonymize(settings: Settings, now: datetime, *, dry_run: bool = False) -> An
             landing_deleted=len(result.landing_deleted), recovered=result.recovered,
             holds_active=result.holds_active, holds_returned=result.holds_returned,
             anonymize_after_hours=policy.anonymize_after_hours, max_age_hours=policy.max_age_hours,
+            policy_override=policy.is_override,
         )
     return result
 
 
 def _rewrite_main(lake: Path, path: Path, keep: pl.DataFrame, to_hold: pl.DataFrame) -> None:
     site, day = lakefs.partition_of(path)
-    outputs: list[Path] = []
     if to_hold.height:
+        # A later run can move more rows of the same main file to the same hold, and
+        # ingest names late held rows like the main file: never overwrite held rows.
+        targets = {
+            str(i): _free_target(lakefs.partition_dir(lake / lakefs.HELD, site, day, str(i)) / path.name)
+            for i in to_hold["_hold"].unique().sort()
+        }
         journal = _write_journal(
             lake, f"hold-{path.name}-{site}-{day}",
             {"op": "hold", "source": str(path.relative_to(lake)),
              "row_ids": to_hold["row_id"].to_list(),
-             "outputs": [str(lakefs.partition_dir(lake / lakefs.HELD, site, day, str(i)).relative_to(lake)
-                             / path.name) for i in to_hold["_hold"].unique().sort()]},
+             "outputs": [str(t.relative_to(lake)) for t in targets.values()]},
         )
         for (incident,), part in to_hold.partition_by("_hold", as_dict=True).items():
-            target = lakefs.partition_dir(lake / lakefs.HELD, site, day, str(incident)) / path.name
+            target = targets[str(incident)]
             _private_parents(lake, target)
             lakefs.write_parquet_atomic(part.drop("_hold").select(list(REQUEST_SCHEMA.names())), target, private=True)
-            outputs.append(target)
         _fault("after-held-write")
     if keep.height:
         lakefs.write_parquet_atomic(keep.select(list(REQUEST_SCHEMA.names())), path)
@@ -269,14 +276,25 @@ def _rewrite_main(lake: Path, path: Path, keep: pl.DataFrame, to_hold: pl.DataFr
         journal.unlink()
 
 
+def _free_target(target: Path) -> Path:
+    """``target``, or ``<stem>-<n>.parquet`` beside it when that name is taken."""
+    n = 1
+    free = target
+    while free.exists():
+        n += 1
+        free = target.with_name(f"{target.stem}-{n}{target.suffix}")
+    return free
+
+
 def _return_held(lake: Path, path: Path, part: lakefs.Partition, back: pl.DataFrame, rehold: pl.DataFrame) -> None:
     """Move a released hold's file: anonymised rows to main, still-held rows to their hold."""
     outputs: list[tuple[pl.DataFrame, Path, bool]] = []
     name = f"returned-{part.incident}-{path.name}"
     if back.height:
-        outputs.append((back, lakefs.partition_dir(lake / lakefs.REQUESTS, part.site, part.day) / name, False))
+        target = _free_target(lakefs.partition_dir(lake / lakefs.REQUESTS, part.site, part.day) / name)
+        outputs.append((back, target, False))
     for (incident,), rows in rehold.partition_by("_hold", as_dict=True).items() if rehold.height else []:
-        target = lakefs.partition_dir(lake / lakefs.HELD, part.site, part.day, str(incident)) / name
+        target = _free_target(lakefs.partition_dir(lake / lakefs.HELD, part.site, part.day, str(incident)) / name)
         outputs.append((rows.drop("_hold"), target, True))
     journals = []
     for index, (_, target, _) in enumerate(outputs):
@@ -306,6 +324,35 @@ def _private_parents(lake: Path, target: Path) -> None:
         folder = folder.parent
 
 
+def landing_state(path: Path, records: list[dict[str, object]]) -> tuple[datetime | None, bool]:
+    """(oldest line or receipt known from the ledger, fully ingested?) of a raw file.
+
+    Records are matched by content (``file_key``, the hash of the first line),
+    not by name: a rotated or re-compressed copy of an ingested file gets no
+    ledger record of its own (ingest recognises it and reads nothing), yet
+    holds the same lines. ``(None, False)`` when the ledger knows nothing of it.
+    """
+    try:
+        with path.open("rb") as raw:
+            is_gzip = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            fh = gzip.GzipFile(fileobj=raw, mode="rb") if is_gzip else raw
+            first = fh.readline(1 << 20)
+            size = path.stat().st_size
+            if is_gzip:
+                size = len(first) + sum(len(block) for block in iter(lambda: fh.read(1 << 24), b""))
+    except (OSError, EOFError, zlib.error):
+        return None, False  # unreadable or truncated: never complete; the audit judges it by its age
+    key = hashlib.sha256(first).hexdigest()[:16]
+    mine = [r for r in records if r["file_key"] == key]
+    if not first or not mine:
+        return None, False
+    oldest = min(
+        datetime.fromisoformat(str(r[name])) for r in mine for name in ("ingested_at", "min_ts") if r.get(name)
+    )
+    return oldest, max(int(str(r["offset"])) for r in mine) >= size
+
+
 def _expired_landing(settings: Settings, now: datetime) -> list[Path]:
     """Fully ingested landing files whose oldest line is past ``anonymize_after``.
 
@@ -317,14 +364,7 @@ def _expired_landing(settings: Settings, now: datetime) -> list[Path]:
     records = ingest.ledger_records(settings.lake)
     expired: list[Path] = []
     for path in ingest.landing_files(landing):
-        mine = [r for r in records if r["source_file"] == str(path)]
-        if not mine:
-            continue
-        oldest = min(
-            datetime.fromisoformat(str(r[key])) for r in mine for key in ("ingested_at", "min_ts") if r.get(key)
-        )
-        consumed = max(int(r["offset"]) for r in mine)
-        complete = bool(mine[-1].get("compressed")) or consumed >= path.stat().st_size
-        if complete and oldest + settings.policy.anonymize_after <= now:
+        oldest, complete = landing_state(path, records)
+        if oldest is not None and complete and oldest + settings.policy.anonymize_after <= now:
             expired.append(path)
     return expired

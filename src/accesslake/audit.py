@@ -9,6 +9,7 @@ and the nightly flow fails when anything is found.
 
 from __future__ import annotations
 
+import ipaddress
 import stat
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from accesslake import auditlog, holds, ingest, lake as lakefs
+from accesslake.anonymize import landing_state
 from accesslake.config import Settings
 from accesslake.policy import PERSONAL_COLUMNS
 from accesslake.sqlfiles import query
@@ -60,12 +62,14 @@ def run_audit(settings: Settings, now: datetime, *, record: bool = True) -> Audi
         report.checked.update(requests_files=len(main_files), held_files=len(held_files),
                               reject_files=len(reject_files))
         active = [h.id for h in holds.active_holds(lake, now)]
+        kept = _kept_networks(con, main_files + held_files, settings)
 
         for files, exempt, label in ((main_files, [], "requests"), (held_files, active, "held")):
             if not files:
                 continue
             found = query("checks/personal_past_deadline",
-                          {"files": files, "now": now, "max_age_us": max_age_us, "exempt": exempt}, con)
+                          {"files": files, "now": now, "max_age_us": max_age_us, "exempt": exempt, "kept": kept},
+                          con)
             for row in found.iter_rows(named=True):
                 report.violations.append(
                     f"P1 {label}: {row['filename']}: {row['count_rows']} rows keep IP/session past the "
@@ -81,7 +85,8 @@ def run_audit(settings: Settings, now: datetime, *, record: bool = True) -> Audi
         if main_files or held_files:
             dupes = query("checks/duplicate_rows", {"files": main_files + held_files}, con)
             for row in dupes.head(20).iter_rows(named=True):
-                report.violations.append(f"P4 duplicate: row {row['row_id']} stored {row['count_copies']} times")
+                report.violations.append(f"P4 duplicate: row {row['row_id']} stored {row['count_copies']} times "
+                                         f"(in {', '.join(row['files'])})")
             if dupes.height > 20:
                 report.violations.append(f"P4 duplicate: {dupes.height - 20} more duplicated rows")
         report.violations += _accounting(lake, con, main_files + held_files, reject_files)
@@ -94,8 +99,30 @@ def run_audit(settings: Settings, now: datetime, *, record: bool = True) -> Audi
     report.violations += auditlog.verify_chain(lake)
     if record:
         auditlog.append_event(lake, "audit", now, ok=report.ok, violations=len(report.violations),
-                              checked=report.checked)
+                              checked=report.checked, max_age_hours=policy.max_age_hours,
+                              policy_override=policy.is_override)
     return report
+
+
+def _kept_networks(con: duckdb.DuckDBPyConnection, files: list[str], settings: Settings) -> list[str]:
+    """Rule A1, truncate mode: the anonymised ``client_ip`` values that really are network addresses.
+
+    Anything else (a full address, another prefix, a host name) stays a violation,
+    whatever ``anonymized_at`` claims. Empty when the policy nulls addresses.
+    """
+    policy = settings.policy
+    if policy.client_ip_treatment != "truncate" or not files:
+        return []
+    kept = []
+    for value in query("checks/anonymized_addresses", {"files": files}, con)["client_ip"].to_list():
+        try:
+            ip = ipaddress.ip_address(value)
+        except ValueError:
+            continue
+        prefix = policy.ipv4_prefix if ip.version == 4 else policy.ipv6_prefix
+        if str(ip) == value and ipaddress.ip_network((ip, prefix), strict=False).network_address == ip:
+            kept.append(value)
+    return kept
 
 
 def _accounting(lake: Path, con: duckdb.DuckDBPyConnection, row_files: list[str], reject_files: list[str]) -> list[str]:
@@ -103,8 +130,10 @@ def _accounting(lake: Path, con: duckdb.DuckDBPyConnection, row_files: list[str]
     problems: list[str] = []
     expected_rows: dict[tuple[str, str], int] = defaultdict(int)
     expected_rejects: dict[tuple[str, str], int] = defaultdict(int)
+    sources: dict[tuple[str, str], set[str]] = defaultdict(set)
     for rec in ingest.ledger_records(lake):
         key = (str(rec["site"]), str(rec["file_key"]))
+        sources[key].add(str(rec["source_file"]))
         rows, held, rejects, lines = (int(rec[k]) for k in ("rows", "held", "rejects", "lines_read"))
         if rows + held + rejects != lines:
             problems.append(f"P4 ledger: {rec['source_file']}: {rows} rows + {held} held + {rejects} rejects "
@@ -118,7 +147,8 @@ def _accounting(lake: Path, con: duckdb.DuckDBPyConnection, row_files: list[str]
             stored = {(r["site"], r["file_key"]): r["count_rows"] for r in found.iter_rows(named=True)}
         for key in sorted(set(stored) | {k for k, v in expected.items() if v}):
             if stored.get(key, 0) != expected.get(key, 0):
-                problems.append(f"P4 {label}: site {key[0]} file {key[1]}: {stored.get(key, 0)} stored, "
+                names = ", ".join(sorted(sources.get(key, set()))) or "not in the ledger"
+                problems.append(f"P4 {label}: site {key[0]} file {key[1]} ({names}): {stored.get(key, 0)} stored, "
                                 f"ledger says {expected.get(key, 0)}")
     return problems
 
@@ -141,11 +171,10 @@ def _landing(settings: Settings, now: datetime) -> list[str]:
     problems = []
     records = ingest.ledger_records(settings.lake)
     for path in ingest.landing_files(settings.lake / lakefs.LANDING):
-        mine = [r for r in records if r["source_file"] == str(path)]
-        times = [datetime.fromisoformat(str(r[k])) for r in mine for k in ("ingested_at", "min_ts") if r.get(k)]
-        if not times:
-            times = [datetime.fromtimestamp(path.stat().st_mtime, tz=now.tzinfo)]
-        if min(times) + settings.policy.max_age < now:
+        oldest, _ = landing_state(path, records)  # by content: a renamed copy is as old as its lines
+        if oldest is None:
+            oldest = datetime.fromtimestamp(path.stat().st_mtime, tz=now.tzinfo)
+        if oldest + settings.policy.max_age < now:
             problems.append(f"P1 landing: {path} holds lines older than the {settings.policy.max_age_hours:g} h limit")
     return problems
 
@@ -164,12 +193,12 @@ def _leftovers(lake: Path) -> list[str]:
     """Temporary files, unfinished journals and database files must not outlive a run."""
     problems = []
     tmp = lake / lakefs.TMP
-    if tmp.exists() and any(p.is_file() for p in tmp.rglob("*")):
-        problems.append(f"P1 temporary: {tmp} still holds staged files")
+    for staged in sorted(p for p in tmp.rglob("*") if p.is_file()) if tmp.exists() else []:
+        problems.append(f"P1 temporary: {staged} was left in staging by an interrupted run")
     for stray in lake.rglob(".*.tmp"):
         problems.append(f"P1 temporary: {stray} was left by an interrupted write")
     for folder in (lake / "ledger" / "journal", lake / "ledger" / "pending"):
-        for left in folder.glob("*.json") if folder.exists() else []:
+        for left in sorted(folder.iterdir()) if folder.exists() else []:
             problems.append(f"P4 journal: {left} records an unfinished operation; run `accesslake anonymize`")
     for path in lake.rglob("*"):
         if path.suffix in DATABASE_SUFFIXES and path.is_file():
