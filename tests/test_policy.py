@@ -404,3 +404,13 @@ def test_due_rows_are_past_anonymize_after_and_not_yet_anonymised() -> None:
     ])
     due = frame.filter(due_mask(Policy(), now))["row_id"].to_list()
     assert due == ["old", "late", "skew"]
+
+
+def test_scrub_keeps_times_and_version_tokens_but_not_ipv6() -> None:
+    from accesslake.policy import scrub_text_expr
+
+    line = ('2001:41d0:8:f69::1 - - [25/Oct/2015:04:11:25 +0100] "GET / HTTP/1.1" 200 5 "-" '
+            '"Mozilla/5.0 (X11; rv:120.0)" via fe80::1 and 2001:db8:0:0:1:0:0:1, std::vector')
+    out = pl.DataFrame({"line": [line]}).select(scrub_text_expr("line")).item()
+    assert out == ('[host] - - [25/Oct/2015:04:11:25 +0100] "GET / HTTP/1.1" 200 5 "-" '
+                   '"Mozilla/5.0 (X11; rv:120.0)" via [ip] and [ip], std::vector')

@@ -255,9 +255,12 @@ def due_mask(policy: Policy, now: datetime) -> pl.Expr:
 
 
 _IPV4 = r"\b(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\b"
+# Full form (eight groups) or compressed with "::" beside a hex group, as whole
+# tokens; a log time (2015:04:11:25), "rv:120.0" or "std::vector" does not match.
 _IPV6 = (
-    r"(?i)(?:[0-9a-f]{1,4}:){3,7}[0-9a-f]{1,4}"
-    r"|(?:[0-9a-f]{1,4}:)*:(?::?[0-9a-f]{1,4})*(?:" + _IPV4[2:-2] + r")?"
+    r"(?i)\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b"
+    r"|\b(?:[0-9a-f]{1,4}:)+:(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*\b)?"
+    r"|::[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*\b"
 )
 
 
