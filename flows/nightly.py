@@ -2,10 +2,12 @@
 
 Outline (docs/architecture.md)::
 
-    recover -> ingest landing/ (one task run per file) -> marts (one task run per day) -> [detect]
+    recover -> ingest landing/ (one task run per file) -> marts (one task run per day) -> detect
             -> anonymise -> delete due messages -> audit -> publish counts -> fail on violations -> [report]
 
-Steps in brackets are not built yet; their place is marked in the flow body.
+The step in brackets is not built yet; its place is marked in the flow body.
+Nothing the flow logs or publishes carries an IP: Prefect's database is
+outside the lake, where retention cannot reach.
 The writer lock is held from recover to audit, as in ``run_nightly``; the flow
 run ends Failed (:class:`accesslake.errors.AuditError`) when the audit finds a
 violation, after the counts are published so the violations can be read in
@@ -27,7 +29,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from accesslake import anonymize as anonymizer, lake as lakefs, marts, messages
+from accesslake import anonymize as anonymizer, detect, lake as lakefs, marts, messages
 from accesslake.audit import AuditReport, run_audit
 from accesslake.config import DEFAULT_LAKE, Settings, load_settings, resolve_now
 from accesslake.errors import AuditError
@@ -56,6 +58,12 @@ def stale_days(lake: Path) -> list[tuple[str, date]]:
 def build_marts_for_day(settings: Settings, now: datetime, site: str, day: date) -> marts.MartsResult:
     """Every mart of one site and day, from its rows before anonymisation."""
     return marts.build_marts(settings, now, [(site, day)])
+
+
+@task(name="detect", cache_policy=NO_CACHE)
+def detect_abuse(settings: Settings, now: datetime) -> detect.DetectResult:
+    """Abuse candidates of every day still holding IPs (before anonymisation)."""
+    return detect.detect(settings, now)
 
 
 @task(name="anonymize", cache_policy=NO_CACHE)
@@ -93,6 +101,9 @@ def counts_markdown(result: NightlyResult) -> str:
                 f"| {r.held} | {r.rejects} | {r.anonymized_on_write} |" for r in result.ingested]
     else:
         out.append("landing folder empty")
+    if result.detected:
+        out += ["", "## New abuse candidates", "", *[f"- {line.strip()}" for line in result.detected.lines(with_ips=False)],
+                "", "IPs: `accesslake detect --list`; hold: `accesslake incident open --from-candidate ID ...`"]
     if result.anonymized:
         out += ["", "## Anonymise", "", *[f"- {line}" for line in result.anonymized.lines()]]
     if result.audit:
@@ -134,7 +145,7 @@ def nightly(
         result.ingested = [ingest_file(path, settings, moment, site, fmt, cookie) for path in landing]
         built = [build_marts_for_day(settings, moment, site_, day) for site_, day in stale_days(settings.lake)]
         result.marts = marts.MartsResult.merge(moment, built)
-        # Detect goes here: it must read the rows BEFORE anonymisation (docs/architecture.md).
+        result.detected = detect_abuse(settings, moment)
         result.anonymized = anonymize_lake(settings, moment)
         result.messages = delete_due_messages(settings, moment)
         result.audit = report = audit_lake(settings, moment)
@@ -143,7 +154,12 @@ def nightly(
     if not report.ok:
         raise audit_failure(report, settings.lake)
     # The HTML report goes here: after a passing audit, outside the lock (it only reads).
-    return asdict(result)
+    summary = asdict(result)
+    if summary.get("detected"):  # the flow's return value may be stored by Prefect: no IPs in it
+        summary["detected"]["candidates"] = [
+            {k: v for k, v in c.items() if k != "client_ip"} for c in summary["detected"]["candidates"]
+        ]
+    return summary
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ calls, with the writer lock held. For the whole lake, not only yesterday
 2. returns the rows of holds that were released or passed their review date,
    anonymised, to the main dataset (H4), unless another active hold covers them;
 3. scrubs IP-like tokens from rejected lines past their deadline (A4);
-4. deletes raw landing files that are fully ingested and past ``anonymize_after``.
+4. deletes abuse candidates (they carry IPs) past ``anonymize_after``;
+5. deletes raw landing files that are fully ingested and past ``anonymize_after``.
 
 Crash safety: each file is rewritten beside itself and renamed over it. An
 operation that touches two files (main -> held, held -> main) first writes a
@@ -35,7 +36,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from accesslake import auditlog, holds, ingest, lake as lakefs
+from accesslake import auditlog, detect, holds, ingest, lake as lakefs
 from accesslake.config import Settings
 from accesslake.policy import anonymize_exprs, due_mask, scrub_text_expr
 from accesslake.schema import REJECT_SCHEMA, REQUEST_SCHEMA, UTC_US
@@ -75,6 +76,7 @@ class AnonymizeResult:
     rows_returned: int = 0
     rejects_scrubbed: int = 0
     landing_deleted: list[str] = field(default_factory=list)
+    candidates_deleted: int = 0
     recovered: int = 0
     holds_active: list[str] = field(default_factory=list)
     holds_returned: list[str] = field(default_factory=list)
@@ -88,6 +90,7 @@ class AnonymizeResult:
             f"(released or expired: {', '.join(self.holds_returned) or 'none'})",
             f"{self.rejects_scrubbed} rejected lines {verb} scrubbed",
             f"{len(self.landing_deleted)} landing files {verb} deleted",
+            f"{self.candidates_deleted} abuse candidates {verb} deleted (past anonymize_after)",
         ]
 
 
@@ -229,7 +232,10 @@ def anonymize(settings: Settings, now: datetime, *, dry_run: bool = False) -> An
         lakefs.write_parquet_atomic(scrubbed, path)
         _fault("after-reject-write")
 
-    # 4. raw landing files
+    # 4. abuse candidates (they carry IPs; a hold opened from one keeps its own scope)
+    result.candidates_deleted = detect.expire_candidates(settings, now, dry_run=dry_run)
+
+    # 5. raw landing files
     result.landing_deleted = [str(p) for p in _expired_landing(settings, now)]
     if not dry_run:
         for name in result.landing_deleted:
@@ -240,6 +246,7 @@ def anonymize(settings: Settings, now: datetime, *, dry_run: bool = False) -> An
             rows_anonymized=result.rows_anonymized, rows_held=result.rows_held,
             rows_returned=result.rows_returned, rejects_scrubbed=result.rejects_scrubbed,
             landing_deleted=len(result.landing_deleted), recovered=result.recovered,
+            candidates_deleted=result.candidates_deleted,
             holds_active=result.holds_active, holds_returned=result.holds_returned,
             anonymize_after_hours=policy.anonymize_after_hours, max_age_hours=policy.max_age_hours,
             policy_override=policy.is_override,

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from accesslake import auditlog, holds, ingest, lake as lakefs
+from accesslake import auditlog, detect, holds, ingest, lake as lakefs
 from accesslake.anonymize import landing_state
 from accesslake.config import Settings
 from accesslake.policy import PERSONAL_COLUMNS
@@ -95,6 +95,7 @@ def run_audit(settings: Settings, now: datetime, *, record: bool = True) -> Audi
     report.violations += _held_permissions(lake)
     report.violations += _landing(settings, now)
     report.violations += _marts(lake)
+    report.violations += detect.candidate_violations(settings, now)
     report.violations += _leftovers(lake)
     report.violations += auditlog.verify_chain(lake)
     if record:

@@ -150,7 +150,7 @@ def _sql(args: argparse.Namespace, settings: Settings, now: datetime) -> Any:
     if args.forensic:
         from accesslake.forensics import run_sql as run_forensic
 
-        frame = run_forensic(settings.lake, args.query, now=now)
+        frame = run_forensic(settings.lake, args.query, now, max_age_hours=settings.policy.max_age_hours)
     else:
         from accesslake.views import run_sql
 
@@ -175,6 +175,47 @@ def _day(value: str | None, option: str) -> Any:
         return date.fromisoformat(value)
     except ValueError as exc:
         raise ConfigError(f"{option}: {value!r} is not a date; write YYYY-MM-DD") from exc
+
+
+@command("detect")
+def _detect(args: argparse.Namespace, settings: Settings, now: datetime) -> Any:
+    from accesslake.detect import detect, read_candidates
+    from accesslake.lake import writer_lock
+
+    if args.list:
+        found = read_candidates(settings.lake, site=args.site, day=_day(args.day, "--day"))
+        rows = [f"{r['candidate_id']}  {r['day']}  {r['client_ip']:<39} score {r['score']:>6.1f}  "
+                f"{','.join(r['kinds'])}  {r['count_requests']} requests" for r in found.iter_rows(named=True)]
+        _emit(args, found.to_dicts(), rows or ["no abuse candidates"])
+        return
+    with writer_lock(settings.lake, args.wait):
+        result = detect(settings, now, _day(args.day, "--day"), args.site)
+    _emit(args, result, result.lines())
+
+
+@command("export")
+def _export(args: argparse.Namespace, settings: Settings, now: datetime) -> Any:
+    from accesslake.errors import ConfigError
+    from accesslake.export import export_incident, verify_export
+    from accesslake.lake import writer_lock
+
+    if args.verify:
+        if not args.dir:
+            raise ConfigError("export verify: give the export folder, e.g. `accesslake export verify evidence/CASE-17`")
+        verified = verify_export(Path(args.dir))
+        _emit(args, verified, verified.lines())
+        return
+    missing = [flag for flag, value in (("--incident", args.incident), ("--out", args.out),
+               ("--recipient", args.recipient), ("--reference", args.reference),
+               ("--legal-basis", args.legal_basis), ("--operator", args.operator)) if not value]
+    if missing:
+        raise ConfigError(f"export: {', '.join(missing)} required (or `accesslake export verify DIR`)")
+    with writer_lock(settings.lake, args.wait):
+        result = export_incident(
+            settings, args.incident, Path(args.out), recipient=args.recipient, reference=args.reference,
+            legal_basis=args.legal_basis, operator=args.operator, approver=args.approver, now=now,
+        )
+    _emit(args, result, result.lines())
 
 
 @command("messages")
@@ -213,9 +254,22 @@ def _incident(args: argparse.Namespace, settings: Settings, now: datetime) -> An
                 f"{h.case_reference}  {h.purpose}" for h in found]
         _emit(args, [h.to_dict() for h in found], rows or ["no incident holds"])
         return
-    if args.action == "open":
-        from accesslake.config import parse_now
+    if args.action == "open" and args.from_candidate:
+        from accesslake.detect import hold_from_candidate
+        from accesslake.lake import writer_lock
 
+        with writer_lock(lake, args.wait):
+            hold = hold_from_candidate(
+                settings, args.from_candidate, case_reference=args.case, purpose=args.purpose,
+                legal_basis=tuple(args.legal_basis), authorized_by=args.authorized_by, now=now,
+                review_days=args.review_days,
+            )
+    elif args.action == "open":
+        from accesslake.config import parse_now
+        from accesslake.errors import ConfigError
+
+        if not (args.start and args.end):
+            raise ConfigError("incident open: --start and --end are required unless --from-candidate is given")
         scope = holds.Scope(
             start=parse_now(args.start, option="--start"), end=parse_now(args.end, option="--end"),
             ips=tuple(args.ip), cidrs=tuple(args.cidr), session_ids=tuple(args.session),
@@ -282,6 +336,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--forensic", action="store_true", help="the forensic views (IPs, held data); audit-logged")
     p.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
 
+    p = sub.add_parser("detect", help="find abuse candidates (scanners, brute force, floods, payloads)")
+    p.add_argument("--day", help="UTC day YYYY-MM-DD (default: every day still holding IPs)")
+    p.add_argument("--site", help="one site (default: all)")
+    p.add_argument("--list", action="store_true", help="list stored candidates instead of detecting")
+
+    p = sub.add_parser("export", help="evidence export of an active hold (or: export verify DIR)")
+    p.add_argument("verify", nargs="?", choices=["verify"], help="verify an export folder instead")
+    p.add_argument("dir", nargs="?", help="the export folder to verify")
+    p.add_argument("--incident", help="hold id")
+    p.add_argument("--out", help="new folder to write")
+    p.add_argument("--recipient", help="authority or forensic firm receiving the data")
+    p.add_argument("--reference", help="their request reference")
+    p.add_argument("--legal-basis", help="legal basis of the disclosure")
+    p.add_argument("--operator", help="who runs the export")
+    p.add_argument("--approver", help="who approved the disclosure")
+
     p = sub.add_parser("messages", help="contact-form messages: register, classify, hold, due dates, deletion")
     msub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     m = msub.add_parser("ingest", help="register every message of a Maildir, mbox or folder of .eml files")
@@ -310,8 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--legal-basis", action="append", required=True,
                    help="Art. 6(1)(c) GDPR | Art. 6(1)(f) GDPR | §24 BDSG (short: 6-1-c, 6-1-f, bdsg-24); repeatable")
     o.add_argument("--authorized-by", required=True, help="who authorised the hold")
-    o.add_argument("--start", required=True, help="scope window start (ISO-8601)")
-    o.add_argument("--end", required=True, help="scope window end (ISO-8601)")
+    o.add_argument("--from-candidate", metavar="ID", help="pre-fill the scope from an abuse candidate "
+                   "(its IP over its UTC day); see `accesslake detect`")
+    o.add_argument("--start", help="scope window start (ISO-8601)")
+    o.add_argument("--end", help="scope window end (ISO-8601)")
     for flag, dest, text in (("--ip", "ip", "client IP"), ("--cidr", "cidr", "network, v4 or v6"),
                              ("--session", "session", "session id"), ("--path", "path", "path glob"),
                              ("--user-agent", "user_agent", "user-agent substring")):

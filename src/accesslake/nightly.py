@@ -2,8 +2,8 @@
 
 ``accesslake nightly`` calls :func:`run_nightly` directly (no Prefect server);
 ``flows/nightly.py`` wraps each step as a task. Order: recover -> ingest the
-landing folder -> marts for the touched days (before their rows are
-anonymised) -> anonymise (backlog, holds, rejects, landing) -> delete due
+landing folder -> marts for the touched days and abuse detection (both
+before the rows are anonymised) -> anonymise (backlog, holds, rejects, landing) -> delete due
 contact-form messages -> audit.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from accesslake import anonymize as anonymizer, ingest, lake as lakefs, marts, messages
+from accesslake import anonymize as anonymizer, detect, ingest, lake as lakefs, marts, messages
 from accesslake.audit import AuditReport, run_audit
 from accesslake.config import Settings
 
@@ -24,6 +24,7 @@ class NightlyResult:
     now: str
     ingested: list[ingest.IngestResult] = field(default_factory=list)
     marts: marts.MartsResult | None = None
+    detected: detect.DetectResult | None = None
     anonymized: anonymizer.AnonymizeResult | None = None
     messages: messages.DeletionResult | None = None
     audit: AuditReport | None = None
@@ -33,6 +34,11 @@ class NightlyResult:
         out += [f"ingest: {r.summary()}" for r in self.ingested] or ["ingest: landing folder empty"]
         if self.marts:
             out += self.marts.lines()
+        if self.detected:
+            # No IPs here: these lines end up in Prefect's logs and artifacts, outside the lake.
+            out += [f"detect: {line}" for line in self.detected.lines(with_ips=False)]
+            out.append("detect: see the IPs with `accesslake detect --list`; act with "
+                       "`accesslake incident open --from-candidate ID ...`")
         if self.anonymized:
             out += [f"anonymize: {line}" for line in self.anonymized.lines()]
         if self.messages:
@@ -63,6 +69,7 @@ def run_nightly(
                 path, settings, now, site=site, fmt=fmt, cookie=cookie, hold_partial_line=True
             ))
         result.marts = marts.build_marts(settings, now)
+        result.detected = detect.detect(settings, now)
         result.anonymized = anonymizer.anonymize(settings, now)
         result.messages = messages.delete_due(settings, now)
         result.audit = run_audit(settings, now)
