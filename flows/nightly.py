@@ -3,9 +3,8 @@
 Outline (docs/architecture.md)::
 
     recover -> ingest landing/ (one task run per file) -> marts (one task run per day) -> detect
-            -> anonymise -> delete due messages -> audit -> publish counts -> fail on violations -> [report]
+            -> anonymise -> delete due messages -> audit -> publish counts -> fail on violations -> report (when asked)
 
-The step in brackets is not built yet; its place is marked in the flow body.
 Nothing the flow logs or publishes carries an IP: Prefect's database is
 outside the lake, where retention cannot reach.
 The writer lock is held from recover to audit, as in ``run_nightly``; the flow
@@ -34,6 +33,7 @@ from accesslake.audit import AuditReport, run_audit
 from accesslake.config import DEFAULT_LAKE, Settings, load_settings, resolve_now
 from accesslake.errors import AuditError
 from accesslake.nightly import NightlyResult
+from accesslake.report import write_report
 from flows.ingest import LOCK_WAIT_SECONDS, ingest_file, list_landing
 
 __all__ = ["ARTIFACT_KEY", "anonymize_lake", "audit_failure", "audit_lake", "counts_markdown", "nightly",
@@ -70,6 +70,12 @@ def detect_abuse(settings: Settings, now: datetime) -> detect.DetectResult:
 def anonymize_lake(settings: Settings, now: datetime) -> anonymizer.AnonymizeResult:
     """The backlog rewrite: anonymise past ``anonymize_after``, move held rows apart."""
     return anonymizer.anonymize(settings, now)
+
+
+@task(name="report", cache_policy=NO_CACHE)
+def write_html_report(settings: Settings, out: Path, now: datetime) -> str:
+    """The self-contained HTML report from the marts (reads only)."""
+    return str(write_report(settings, out, now=now).path)
 
 
 @task(name="delete-due-messages", cache_policy=NO_CACHE)
@@ -131,10 +137,12 @@ def nightly(
     policy: str | None = None,
     fmt: str | None = None,
     cookie: str | None = None,
+    report: str | None = None,
 ) -> dict[str, Any]:
     """One nightly run of the lake at ``now`` (default: $ACCESSLAKE_NOW, else the clock); fails on a violation.
 
     As ``accesslake nightly``: ``fmt`` / ``cookie`` apply to every landing file (detected when None).
+    ``report``: where to write the HTML report after a passing audit (none when omitted).
     """
     settings = load_settings(lake, policy)
     moment = resolve_now(now)
@@ -148,13 +156,14 @@ def nightly(
         result.detected = detect_abuse(settings, moment)
         result.anonymized = anonymize_lake(settings, moment)
         result.messages = delete_due_messages(settings, moment)
-        result.audit = report = audit_lake(settings, moment)
+        result.audit = verdict = audit_lake(settings, moment)
     get_run_logger().info("\n".join(result.lines()))
     publish_counts(result)
-    if not report.ok:
-        raise audit_failure(report, settings.lake)
-    # The HTML report goes here: after a passing audit, outside the lock (it only reads).
+    if not verdict.ok:
+        raise audit_failure(verdict, settings.lake)
     summary = asdict(result)
+    if report:  # after a passing audit, outside the lock (it only reads)
+        summary["report"] = write_html_report(settings, Path(report), moment)
     if summary.get("detected"):  # the flow's return value may be stored by Prefect: no IPs in it
         summary["detected"]["candidates"] = [
             {k: v for k, v in c.items() if k != "client_ip"} for c in summary["detected"]["candidates"]

@@ -177,6 +177,15 @@ def _day(value: str | None, option: str) -> Any:
         raise ConfigError(f"{option}: {value!r} is not a date; write YYYY-MM-DD") from exc
 
 
+@command("report")
+def _report(args: argparse.Namespace, settings: Settings, now: datetime) -> Any:
+    from accesslake.report import write_report
+
+    result = write_report(settings, Path(args.out), now=now, site=args.site,
+                          start=_day(args.start, "--from"), end=_day(args.end, "--to"))
+    _emit(args, result, result.lines())
+
+
 @command("detect")
 def _detect(args: argparse.Namespace, settings: Settings, now: datetime) -> Any:
     from accesslake.detect import detect, read_candidates
@@ -335,6 +344,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query", help="SQL text, e.g. \"select * from daily_traffic\"")
     p.add_argument("--forensic", action="store_true", help="the forensic views (IPs, held data); audit-logged")
     p.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
+
+    p = sub.add_parser("report", help="write the self-contained HTML report (no network requests)")
+    p.add_argument("--out", required=True, help="the HTML file to write")
+    p.add_argument("--site", help="one site (default: all)")
+    p.add_argument("--from", dest="start", help="first UTC day YYYY-MM-DD")
+    p.add_argument("--to", dest="end", help="last UTC day YYYY-MM-DD")
 
     p = sub.add_parser("detect", help="find abuse candidates (scanners, brute force, floods, payloads)")
     p.add_argument("--day", help="UTC day YYYY-MM-DD (default: every day still holding IPs)")

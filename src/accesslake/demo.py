@@ -6,7 +6,8 @@ a few malformed lines), drops each into ``landing/`` and runs the nightly job
 at 02:30 UTC after that day, exactly as the scheduled deployment would. On the
 day after the planted scanner appears, an analyst opens an incident hold on
 it, so the demo shows all three outcomes: anonymised rows, held rows, and the
-audit passing over every store.
+audit passing over every store. It ends by writing the HTML report into the
+demo lake and printing its path.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from accesslake import holds
 from accesslake.config import Settings
 from accesslake.loggen import DEMO_COOKIE, DEMO_FORMAT, generate_log
 from accesslake.nightly import NightlyResult, run_nightly
+from accesslake.report import write_report
 
 __all__ = ["DemoSummary", "run_demo"]
 
@@ -86,4 +88,6 @@ def run_demo(settings: Settings, now: datetime, *, lines: int = 30_000, days: in
             )
             summary.hold_id = hold.id
         summary.nights.append(run_nightly(settings, night, fmt=DEMO_FORMAT, cookie=DEMO_COOKIE))
+    report = write_report(settings, settings.lake / "report.html", now=now)
+    summary.report = str(report.path)
     return summary

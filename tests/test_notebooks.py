@@ -1,0 +1,111 @@
+"""The notebooks: committed without outputs, and each one runs headless against a small demo lake.
+
+The kernel is this interpreter (``sys.executable``, the project's venv) through a kernel spec
+written for the test, so a ``python3`` kernel installed elsewhere on the machine is never used.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from accesslake import views
+from accesslake.config import Settings
+from accesslake.demo import run_demo
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOW = datetime(2026, 11, 29, 2, 30, tzinfo=timezone.utc)
+
+
+def _notebooks() -> list[Path]:
+    return sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def test_there_are_notebooks() -> None:
+    assert [p.name for p in _notebooks()] == ["01-traffic-overview.ipynb"]
+
+
+@pytest.mark.parametrize("path", _notebooks(), ids=lambda p: p.name)
+def test_notebook_is_committed_with_outputs_stripped(path: Path) -> None:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    notebook = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+    nbformat.validate(notebook)
+    code = [cell for cell in raw["cells"] if cell["cell_type"] == "code"]
+    assert code, "a notebook without code"
+    for index, cell in enumerate(code):
+        assert cell.get("outputs") == [], f"{path.name}: code cell {index} has outputs; clear them before committing"
+        assert cell.get("execution_count") is None, f"{path.name}: code cell {index} has an execution count"
+    for cell in raw["cells"]:
+        assert "attachments" not in cell, f"{path.name}: a cell carries attachments"
+    assert "widgets" not in raw["metadata"], f"{path.name}: widget state saved"
+
+
+@pytest.fixture(scope="module")
+def small_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    lake = tmp_path_factory.mktemp("notebooks") / "lake"
+    run_demo(Settings(lake=lake), NOW, lines=3000, days=2)
+    return lake
+
+
+def _kernel_manager(tmp_path: Path):  # -> jupyter_client.KernelManager
+    from jupyter_client import KernelManager
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec_dir = tmp_path / "kernels" / "accesslake-test"
+    spec_dir.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "accesslake test kernel",
+        "language": "python",
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+    return KernelManager(
+        kernel_name="accesslake-test", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_dir.parent)])
+    )
+
+
+def _text(notebook: nbformat.NotebookNode) -> str:
+    out = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            out.append(output.get("text", ""))
+            out.append(output.get("data", {}).get("text/plain", ""))
+    return "\n".join(out)
+
+
+@pytest.mark.integration
+def test_traffic_overview_runs_against_a_demo_lake(
+    small_lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("ACCESSLAKE_LAKE", str(small_lake))
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    path = NOTEBOOKS / "01-traffic-overview.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook, km=_kernel_manager(tmp_path), timeout=120,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
+
+    client.execute()  # raises CellExecutionError on the first failing cell
+
+    errors = [o for c in notebook.cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert errors == []
+    stderr = [o["text"] for c in notebook.cells for o in c.get("outputs", []) if o.get("name") == "stderr"]
+    assert [t for t in stderr if "building the font cache" not in t] == []  # matplotlib's first run says so
+    stats = views.headline_stats(small_lake)
+    text = _text(notebook)
+    assert f"lake: {small_lake}" in text
+    assert f"        requests: {stats['requests']}" in text
+    assert f" unique_visitors: {stats['unique_visitors']}" in text
+    images = [o for c in notebook.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) == 5  # per day, weekday x hour, pages and referrers, status codes, crawlers
+    assert path.read_text(encoding="utf-8").count('"outputs": []') == sum(
+        1 for c in notebook.cells if c.cell_type == "code"
+    ), "the notebook on disk was changed by the run"
