@@ -27,7 +27,7 @@ def _notebooks() -> list[Path]:
 
 
 def test_there_are_notebooks() -> None:
-    assert [p.name for p in _notebooks()] == ["01-traffic-overview.ipynb"]
+    assert [p.name for p in _notebooks()] == ["01-traffic-overview.ipynb", "02-incident-forensics.ipynb"]
 
 
 @pytest.mark.parametrize("path", _notebooks(), ids=lambda p: p.name)
