@@ -4,10 +4,10 @@
 (:func:`accesslake.views.connect`, the definitions the notebooks and
 ``accesslake sql`` use) with the queries of ``report_assets/queries.sql`` and
 writes ONE HTML file: inline CSS (``report_assets/report.css``), charts as
-inline SVG drawn here, no script, no font, no image, no link to anything. A
-Content-Security-Policy meta tag (``default-src 'none'``) makes the browser
-refuse any load the page might still attempt, so opening the report makes no
-network request.
+inline SVG (drawn by :mod:`accesslake.svgcharts`), no script, no font, no
+image, no link to anything. A Content-Security-Policy meta tag
+(``default-src 'none'``) makes the browser refuse any load the page might
+still attempt, so opening the report makes no network request.
 
 Every string from the lake is escaped (:func:`html.escape`). Each panel is a
 ``<section class="panel" id="...">`` with an id from :data:`PANELS`; every
@@ -18,11 +18,9 @@ figures back without parsing formatted text.
 
 from __future__ import annotations
 
-import html
-import math
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from functools import cache
@@ -34,6 +32,19 @@ import duckdb
 from accesslake import __version__, views
 from accesslake.config import Settings
 from accesslake.errors import AccesslakeError, ConfigError
+from accesslake.svgcharts import (
+    WEEKDAYS,
+    Column,
+    details,
+    esc,
+    format_value,
+    html_table,
+    number_span,
+    ratio,
+    svg_chart,
+    svg_heatmap,
+    tile,
+)
 
 __all__ = ["CSP", "PANELS", "ReportResult", "write_report"]
 
@@ -69,7 +80,6 @@ _WIDE = {
 
 _COLORS = ("#0b5cad", "#e08a00", "#2a9d5c", "#c23b22", "#7b4fa0")
 _STATUS_COLORS = {"2xx": "#2a9d5c", "3xx": "#4a90d9", "4xx": "#e08a00", "5xx": "#c23b22", "other": "#8a8f98"}
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 @dataclass
@@ -174,221 +184,6 @@ class _Context:
         return int(sum(r[column] or 0 for r in self.rows(name, **where)))
 
 
-# ---------------------------------------------------------------- formatting
-
-
-def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _ratio(part: float, whole: float) -> float | None:
-    return part / whole if whole else None
-
-
-def _fmt(value: Any, kind: str) -> str:
-    if value is None:
-        return "–"
-    if kind == "int":
-        return f"{int(value):,}"
-    if kind == "bytes":
-        size = float(value)
-        for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-            if abs(size) < 1024 or unit == "TiB":
-                return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
-            size /= 1024
-    if kind == "pct":
-        return f"{value * 100:.1f}%"
-    if kind == "ms":
-        if value == 0:
-            return "0"
-        return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
-    if kind == "s":
-        seconds = round(float(value))
-        return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
-    if kind == "ratio":
-        return f"{value:.2f}"
-    if kind == "compact":
-        number = float(value)
-        for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-            if abs(number) >= size:
-                return f"{number / size:.3g}{unit}"
-        return f"{number:.3g}"
-    return str(value)
-
-
-def _raw(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    return "" if value is None else str(value)
-
-
-def _num(value: Any, kind: str, tag: str = "span") -> str:
-    return f'<{tag} data-value="{_e(_raw(value))}">{_e(_fmt(value, kind))}</{tag}>'
-
-
-@dataclass(frozen=True)
-class _Col:
-    label: str
-    key: str
-    kind: str = "text"  # text, int, bytes, pct, ms, s, ratio, flag
-    bar: bool = False
-
-
-def _table(rows: Sequence[dict[str, Any]], cols: Sequence[_Col], *, caption: str = "", empty: str = "No rows.") -> str:
-    if not rows:
-        return f'<p class="empty">{_e(empty)}</p>'
-    head = "".join(f'<th{"" if c.kind in ("text", "flag") else " class=n"}>{_e(c.label)}</th>' for c in cols)
-    peaks = {c.key: max((r[c.key] or 0 for r in rows), default=0) for c in cols if c.bar}
-    body = []
-    for row in rows:
-        cells = []
-        for c in cols:
-            value = row[c.key]
-            if c.kind == "text":
-                text = "" if value is None else str(value)
-                short = text if len(text) <= 90 else text[:89] + "…"
-                title = f' title="{_e(text)}"' if short != text else ""
-                cells.append(f'<td class="t"{title}>{_e(short) if value is not None else "<i>none</i>"}</td>')
-            elif c.kind == "flag":
-                flag = "<span class=flag>approx.</span>" if value else ""
-                cells.append(f'<td data-value="{_raw(bool(value))}">{flag}</td>')
-            else:
-                style = ""
-                if c.bar and peaks[c.key]:
-                    style = f' style="--w:{100 * (value or 0) / peaks[c.key]:.1f}%"'
-                klass = "n bar" if c.bar else "n"
-                number = _e(_fmt(value, c.kind))
-                cells.append(f'<td class="{klass}"{style} data-value="{_e(_raw(value))}">{number}</td>')
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    cap = f"<caption>{_e(caption)}</caption>" if caption else ""
-    return f'<div class="scroll"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
-
-
-def _tile(key: str, label: str, value: Any, kind: str, sub: str = "") -> str:
-    return (
-        f'<div class="tile" data-key="{_e(key)}"><div class="label">{_e(label)}</div>'
-        f'<div class="value">{_num(value, kind)}</div><div class="sub">{sub}</div></div>'
-    )
-
-
-def _legend(items: Sequence[tuple[str, str]]) -> str:
-    spans = "".join(f'<span><i style="background:{color}"></i>{_e(name)}</span>' for name, color in items)
-    return f'<div class="legend">{spans}</div>'
-
-
-def _details(summary: str, inner: str) -> str:
-    return f"<details><summary>{_e(summary)}</summary>{inner}</details>"
-
-
-# ---------------------------------------------------------------- SVG charts
-
-
-def _ticks(peak: float, count: int = 4) -> list[float]:
-    if peak <= 0:
-        return [0.0, 1.0]
-    raw = peak / count
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    return [i * step for i in range(math.ceil(peak / step - 1e-9) + 1)]
-
-
-Series = tuple[str, Sequence[float | None], str]  # name, values, colour
-
-
-def _chart(
-    labels: Sequence[str], series: Sequence[Series], *, kind: str, label: str, fmt: str = "int",
-    height: int = 210, width: int = 640, xticks: Sequence[tuple[int, str]] | None = None,
-) -> str:
-    """A line chart (``kind='line'``) or a stacked bar chart (``kind='bars'``), x = labels."""
-    left, right, top, bottom = 58, 10, 10, 26
-    pw, ph = width - left - right, height - top - bottom
-    count = max(len(labels), 1)
-    if kind == "bars":
-        peak = max((sum(v[i] or 0 for _, v, _ in series) for i in range(len(labels))), default=0)
-    else:
-        peak = max((v for _, vals, _ in series for v in vals if v is not None), default=0)
-    ticks = _ticks(float(peak))
-    scale = ticks[-1]
-
-    def x(i: float) -> float:
-        return left + pw * (i + 0.5) / count
-
-    def y(v: float) -> float:
-        return top + ph - ph * v / scale
-
-    out = [f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{_e(label)}">']
-    for tick in ticks:
-        out.append(f'<line class="grid-line" x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}"/>')
-        tick_text = _e(_fmt(tick, "compact" if fmt == "int" else fmt))
-        out.append(f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick_text}</text>')
-    out.append(f'<line class="axis" x1="{left}" x2="{width - right}" y1="{top + ph}" y2="{top + ph}"/>')
-    if xticks is None:
-        xticks = list(enumerate(labels))
-    if xticks:
-        room = max(1, int(pw / (max(len(t) for _, t in xticks) * 6.5 + 14)))
-        xticks = list(xticks)[:: math.ceil(len(xticks) / room)]
-    for i, text in xticks:
-        out.append(f'<text x="{x(i):.1f}" y="{height - 8}" text-anchor="middle">{_e(text)}</text>')
-    if kind == "bars":
-        band = pw / count * (0.72 if count < 60 else 0.9)
-        base = [0.0] * len(labels)
-        for name, values, color in series:
-            for i, value in enumerate(values):
-                if not value:
-                    continue
-                y0, y1 = y(base[i]), y(base[i] + value)
-                out.append(
-                    f'<rect x="{x(i) - band / 2:.1f}" y="{y1:.1f}" width="{band:.1f}" height="{y0 - y1:.1f}" '
-                    f'fill="{color}">'
-                    f"<title>{_e(labels[i])}: {_e(name)} {_e(_fmt(value, fmt))}</title></rect>"
-                )
-                base[i] += value
-    else:
-        for name, values, color in series:
-            points = [(x(i), y(v), i, v) for i, v in enumerate(values) if v is not None]
-            if len(points) > 1:
-                path = " ".join(f"{px:.1f},{py:.1f}" for px, py, _, _ in points)
-                out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
-            for px, py, i, v in points:
-                out.append(
-                    f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{color}">'
-                    f"<title>{_e(labels[i])}: {_e(name)} {_e(_fmt(v, fmt))}</title></circle>"
-                )
-    out.append("</svg>")
-    legend = _legend([(name, color) for name, _, color in series])
-    return f"<figure>{''.join(out)}{legend}</figure>"
-
-
-def _heat_color(share: float) -> str:
-    low, high = (240, 244, 250), (8, 69, 148)
-    r, g, b = (round(lo + (hi - lo) * share) for lo, hi in zip(low, high))
-    return f"rgb({r},{g},{b})"
-
-
-def _heatmap(grid: list[list[int]], *, label: str, what: str) -> str:
-    cell_w, cell_h, left, top = 48, 24, 44, 18
-    width, height = left + 24 * cell_w + 4, top + 7 * cell_h + 4
-    peak = max((v for row in grid for v in row), default=0)
-    out = [f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{_e(label)}">']
-    for hour in range(24):
-        out.append(f'<text x="{left + hour * cell_w + cell_w / 2:.1f}" y="12" text-anchor="middle">{hour:02d}</text>')
-    for day, row in enumerate(grid):
-        yy = top + day * cell_h
-        out.append(f'<text x="{left - 6}" y="{yy + cell_h / 2 + 4:.1f}" text-anchor="end">{_WEEKDAYS[day]}</text>')
-        for hour, value in enumerate(row):
-            color = _heat_color(value / peak if peak else 0)
-            out.append(
-                f'<rect x="{left + hour * cell_w + 1}" y="{yy + 1}" width="{cell_w - 2}" height="{cell_h - 2}" rx="2" '
-                f'fill="{color}" data-value="{value}"><title>{_WEEKDAYS[day]} {hour:02d}:00–{hour + 1:02d}:00: '
-                f"{value:,} {_e(what)}</title></rect>"
-            )
-    out.append("</svg>")
-    legend = _legend([("0", _heat_color(0)), (f"{peak:,} {what} (peak)", _heat_color(1))])
-    return f"<figure>{''.join(out)}{legend}</figure>"
-
-
 # ---------------------------------------------------------------- panels
 
 
@@ -399,22 +194,22 @@ def _panel_headline(c: _Context) -> str:
     humans = c.rows("visits", is_bot=False)
     visits = sum(r["visits"] for r in humans)
     days = len(daily)
-    per_day = f"≈ {_fmt(requests / days, 'int')} per day" if days else ""
+    per_day = f"≈ {format_value(requests / days, 'int')} per day" if days else ""
     tiles = [
-        _tile("requests", "Requests", requests, "int", _e(per_day)),
-        _tile("page_views", "Page views", c.total("page_views"), "int", "requests of pages, not assets"),
-        _tile("visits", "Visits", c.total("visits"), "int", "30-minute sessions, crawlers included"),
-        _tile("unique_visitors", "Unique visitors", c.total("unique_visitors"), "int", "GoAccess definition, see note"),
-        _tile("bytes", "Data sent", c.total("bytes"), "bytes", _e(f"{c.total('bytes'):,} bytes")),
-        _tile("error_rate", "Error rate", _ratio(errors, requests), "pct",
-              _e(f"{c.total('count_4xx'):,} 4xx + {c.total('count_5xx'):,} 5xx")),
-        _tile("bot_share", "Bot share", _ratio(c.total("bot_requests"), requests), "pct",
-              _e(f"{c.total('bot_requests'):,} requests of crawlers and scripts")),
-        _tile("bounce_rate", "Bounce rate (people)", _ratio(sum(r["bounces"] for r in humans), visits), "pct",
+        tile("requests", "Requests", requests, "int", esc(per_day)),
+        tile("page_views", "Page views", c.total("page_views"), "int", "requests of pages, not assets"),
+        tile("visits", "Visits", c.total("visits"), "int", "30-minute sessions, crawlers included"),
+        tile("unique_visitors", "Unique visitors", c.total("unique_visitors"), "int", "GoAccess definition, see note"),
+        tile("bytes", "Data sent", c.total("bytes"), "bytes", esc(f"{c.total('bytes'):,} bytes")),
+        tile("error_rate", "Error rate", ratio(errors, requests), "pct",
+              esc(f"{c.total('count_4xx'):,} 4xx + {c.total('count_5xx'):,} 5xx")),
+        tile("bot_share", "Bot share", ratio(c.total("bot_requests"), requests), "pct",
+              esc(f"{c.total('bot_requests'):,} requests of crawlers and scripts")),
+        tile("bounce_rate", "Bounce rate (people)", ratio(sum(r["bounces"] for r in humans), visits), "pct",
               "one-page visits, crawlers left out"),
-        _tile("pages_per_visit", "Pages per visit", _ratio(sum(r["page_views"] for r in humans), visits), "ratio",
+        tile("pages_per_visit", "Pages per visit", ratio(sum(r["page_views"] for r in humans), visits), "ratio",
               "people"),
-        _tile("avg_visit_s", "Visit duration", _ratio(sum(r["duration_s"] or 0 for r in humans), visits), "s",
+        tile("avg_visit_s", "Visit duration", ratio(sum(r["duration_s"] or 0 for r in humans), visits), "s",
               "average, first to last page"),
     ]
     approximate = [str(r["date"]) for r in daily if r["is_approximate"]]
@@ -427,7 +222,7 @@ def _panel_headline(c: _Context) -> str:
         notes.append(
             f'<span class=flag data-key="approximate_days" data-value="{len(approximate)}">Approximate:</span> '
             f"visitor figures (visitors, visits, bounces, entry/exit pages, campaigns, referring pages) of "
-            f"{_e(', '.join(approximate))} were rebuilt after the day was anonymised: carried over from the "
+            f"{esc(', '.join(approximate))} were rebuilt after the day was anonymised: carried over from the "
             "earlier build plus late rows, so a returning visitor may count twice."
         )
     else:
@@ -436,7 +231,7 @@ def _panel_headline(c: _Context) -> str:
             "no day was rebuilt after anonymisation."
         )
     if _in_progress(c):
-        notes.append(f"{_e(_in_progress(c))} is still in progress at {_e(_stamp(c.now))}: its figures are partial.")
+        notes.append(f"{esc(_in_progress(c))} is still in progress at {esc(_stamp(c.now))}: its figures are partial.")
     return f'<div class="tiles">{"".join(tiles)}</div>' + "".join(f'<p class="note">{n}</p>' for n in notes)
 
 
@@ -458,28 +253,29 @@ def _day_ticks(c: _Context) -> list[tuple[int, str]]:
 
 def _panel_traffic(c: _Context) -> str:
     daily, labels = c.data["daily"], _day_labels(c)
-    left = _chart(labels, [("Requests", [r["requests"] for r in daily], _COLORS[0]),
+    left = svg_chart(labels, [("Requests", [r["requests"] for r in daily], _COLORS[0]),
                            ("Page views", [r["page_views"] for r in daily], _COLORS[1])],
                   kind="line", label="Requests and page views per day", width=580, xticks=_day_ticks(c))
-    right = _chart(labels, [("Visits", [r["visits"] for r in daily], _COLORS[2]),
+    right = svg_chart(labels, [("Visits", [r["visits"] for r in daily], _COLORS[2]),
                             ("Unique visitors", [r["unique_visitors"] for r in daily], _COLORS[4])],
                    kind="line", label="Visits and unique visitors per day", width=580, xticks=_day_ticks(c))
     hourly = c.data["hourly"]
     hour_labels = [r["hour_at"].astimezone(timezone.utc).strftime("%a %d %b %H:00 UTC") for r in hourly]
     xticks = [(i, r["hour_at"].strftime("%d %b")) for i, r in enumerate(hourly) if r["hour_at"].hour == 0]
-    load = _chart(hour_labels, [("People", [r["requests"] - r["bot_requests"] for r in hourly], _COLORS[0]),
+    load = svg_chart(hour_labels, [("People", [r["requests"] - r["bot_requests"] for r in hourly], _COLORS[0]),
                                 ("Crawlers and scripts", [r["bot_requests"] for r in hourly], _COLORS[1])],
                   kind="bars", label="Requests per UTC hour", height=170, width=1190, xticks=xticks)
-    rows = [{**r, "error_rate": _ratio(r["count_4xx"] + r["count_5xx"], r["requests"]),
-             "bot_share": _ratio(r["bot_requests"], r["requests"])} for r in daily]
-    table = _table(rows, [
-        _Col("Day (UTC)", "date"), _Col("Requests", "requests", "int", True), _Col("Page views", "page_views", "int"),
-        _Col("Visits", "visits", "int"), _Col("Unique visitors", "unique_visitors", "int"),
-        _Col("Data sent", "bytes", "bytes"), _Col("Error rate", "error_rate", "pct"),
-        _Col("Bot share", "bot_share", "pct"), _Col("Visitors approx.", "is_approximate", "flag"),
+    rows = [{**r, "error_rate": ratio(r["count_4xx"] + r["count_5xx"], r["requests"]),
+             "bot_share": ratio(r["bot_requests"], r["requests"])} for r in daily]
+    table = html_table(rows, [
+        Column("Day (UTC)", "date"), Column("Requests", "requests", "int", True),
+        Column("Page views", "page_views", "int"),
+        Column("Visits", "visits", "int"), Column("Unique visitors", "unique_visitors", "int"),
+        Column("Data sent", "bytes", "bytes"), Column("Error rate", "error_rate", "pct"),
+        Column("Bot share", "bot_share", "pct"), Column("Visitors approx.", "is_approximate", "flag"),
     ])
     partial = _in_progress(c)
-    note = f'<p class="note">{_e(partial)} is still in progress: its figures are partial.</p>' if partial else ""
+    note = f'<p class="note">{esc(partial)} is still in progress: its figures are partial.</p>' if partial else ""
     return (
         f'<div class="cols"><div><h3>Requests and page views</h3>{left}</div>'
         f"<div><h3>Visits and unique visitors</h3>{right}</div></div>{note}"
@@ -497,35 +293,36 @@ def _panel_weekday_hours(c: _Context) -> str:
     peak = max(((v, d, h) for d, row in enumerate(grid) for h, v in enumerate(row)), default=(0, 0, 0))
     note = (
         f"Page views of people (crawlers left out), by weekday and hour in the site time zone "
-        f"{_e(c.settings.site_tz)}, summed over the period."
+        f"{esc(c.settings.site_tz)}, summed over the period."
     )
     if peak[0]:
-        note += f" Busiest: {_WEEKDAYS[peak[1]]} {peak[2]:02d}:00–{peak[2] + 1:02d}:00 ({peak[0]:,} page views)."
+        note += f" Busiest: {WEEKDAYS[peak[1]]} {peak[2]:02d}:00–{peak[2] + 1:02d}:00 ({peak[0]:,} page views)."
     if len(set(occurrences)) > 1:
         note += " Weekdays that occur more often weigh more; UTC days in the period: " + ", ".join(
-            f"{_WEEKDAYS[i]} ×{n}" for i, n in enumerate(occurrences) if n) + "."
-    rows = [{"weekday": _WEEKDAYS[d], **{f"h{h:02d}": grid[d][h] for h in range(24)}} for d in range(7)]
-    table = _table(rows, [_Col("", "weekday")] + [_Col(f"{h:02d}", f"h{h:02d}", "int") for h in range(24)])
-    heatmap = _heatmap(grid, label="Page views by weekday and hour", what="page views")
-    return f'<p class="note">{note}</p>{heatmap}' + _details("Data table", table)
+            f"{WEEKDAYS[i]} ×{n}" for i, n in enumerate(occurrences) if n) + "."
+    rows = [{"weekday": WEEKDAYS[d], **{f"h{h:02d}": grid[d][h] for h in range(24)}} for d in range(7)]
+    table = html_table(rows, [Column("", "weekday")] + [Column(f"{h:02d}", f"h{h:02d}", "int") for h in range(24)])
+    heatmap = svg_heatmap(grid, label="Page views by weekday and hour", what="page views")
+    return f'<p class="note">{note}</p>{heatmap}' + details("Data table", table)
 
 
 def _panel_pages(c: _Context) -> str:
     rows = c.data["pages"]
     caption = f"Top {len(rows)} of {rows[0]['total_rows']:,} pages by page views of people." if rows else ""
-    return _table(rows, [
-        _Col("Page", "path"), _Col("Views (people)", "human_page_views", "int", True),
-        _Col("Crawlers", "bot_page_views", "int"), _Col("Errors", "errors", "int"), _Col("Data sent", "bytes", "bytes"),
+    return html_table(rows, [
+        Column("Page", "path"), Column("Views (people)", "human_page_views", "int", True),
+        Column("Crawlers", "bot_page_views", "int"), Column("Errors", "errors", "int"),
+        Column("Data sent", "bytes", "bytes"),
     ], caption=caption)
 
 
 def _panel_entry_exit(c: _Context) -> str:
-    entries = _table(c.data["entry_pages"], [
-        _Col("Entry page", "path"), _Col("Visits", "entries", "int", True),
-        _Col("Bounce rate", "bounce_rate", "pct"), _Col("", "is_approximate", "flag"),
+    entries = html_table(c.data["entry_pages"], [
+        Column("Entry page", "path"), Column("Visits", "entries", "int", True),
+        Column("Bounce rate", "bounce_rate", "pct"), Column("", "is_approximate", "flag"),
     ])
-    exits = _table(c.data["exit_pages"], [
-        _Col("Exit page", "path"), _Col("Visits", "exits", "int", True), _Col("", "is_approximate", "flag"),
+    exits = html_table(c.data["exit_pages"], [
+        Column("Exit page", "path"), Column("Visits", "exits", "int", True), Column("", "is_approximate", "flag"),
     ])
     return (
         '<p class="note">First and last page of visits of people. Bounce rate: visits of one page '
@@ -537,42 +334,43 @@ def _panel_entry_exit(c: _Context) -> str:
 def _panel_visits(c: _Context) -> str:
     humans = c.rows("visits", is_bot=False)
     rows = [
-        {**r, "bounce_rate": _ratio(r["bounces"], r["visits"]), "pages_per_visit": _ratio(r["page_views"], r["visits"])}
+        {**r, "bounce_rate": ratio(r["bounces"], r["visits"]), "pages_per_visit": ratio(r["page_views"], r["visits"])}
         for r in humans
     ]
     bots = c.total("visits", "visits", is_bot=True)
-    table = _table(rows, [
-        _Col("Duration", "duration_bucket"), _Col("Visits", "visits", "int", True),
-        _Col("Bounce rate", "bounce_rate", "pct"), _Col("Pages per visit", "pages_per_visit", "ratio"),
-        _Col("", "is_approximate", "flag"),
+    table = html_table(rows, [
+        Column("Duration", "duration_bucket"), Column("Visits", "visits", "int", True),
+        Column("Bounce rate", "bounce_rate", "pct"), Column("Pages per visit", "pages_per_visit", "ratio"),
+        Column("", "is_approximate", "flag"),
     ], caption="A visit runs from its first to its last page view: a bounce lasts 0 s.")
     return (
         f'<p class="note">Visits of people: page views with no gap over 30 minutes. Crawler visits, '
-        f"left out here: {_num(bots, 'int')}.</p>{table}"
+        f"left out here: {number_span(bots, 'int')}.</p>{table}"
     )
 
 
 def _panel_referrers(c: _Context) -> str:
     rows = c.data["referrers"]
     caption = f"Top {len(rows)} of {rows[0]['total_rows']:,} hosts." if rows else ""
-    return '<p class="note">Other sites whose pages sent visitors; the site\'s own hosts are left out.</p>' + _table(
-        rows, [_Col("Referring host", "referrer_host"), _Col("Page views", "page_views", "int", True),
-               _Col("Requests", "requests", "int"), _Col("Bots", "bot_requests", "int")],
+    note = '<p class="note">Other sites whose pages sent visitors; the site\'s own hosts are left out.</p>'
+    return note + html_table(
+        rows, [Column("Referring host", "referrer_host"), Column("Page views", "page_views", "int", True),
+               Column("Requests", "requests", "int"), Column("Bots", "bot_requests", "int")],
         caption=caption, empty="No referrer from another site.")
 
 
 def _panel_search_engines(c: _Context) -> str:
-    return _table(c.data["search_engines"], [
-        _Col("Search engine", "search_engine"), _Col("Page views", "page_views", "int", True),
-        _Col("Requests", "requests", "int"), _Col("Hosts (max/day)", "referrer_hosts", "int"),
+    return html_table(c.data["search_engines"], [
+        Column("Search engine", "search_engine"), Column("Page views", "page_views", "int", True),
+        Column("Requests", "requests", "int"), Column("Hosts (max/day)", "referrer_hosts", "int"),
     ], empty="No visitor came from a known search engine.")
 
 
 def _panel_campaigns(c: _Context) -> str:
-    return _table(c.data["campaigns"], [
-        _Col("Source", "utm_source"), _Col("Medium", "utm_medium"), _Col("Campaign", "utm_campaign"),
-        _Col("Requests", "requests", "int", True), _Col("Page views", "page_views", "int"),
-        _Col("Bots", "bot_requests", "int"), _Col("", "is_approximate", "flag"),
+    return html_table(c.data["campaigns"], [
+        Column("Source", "utm_source"), Column("Medium", "utm_medium"), Column("Campaign", "utm_campaign"),
+        Column("Requests", "requests", "int", True), Column("Page views", "page_views", "int"),
+        Column("Bots", "bot_requests", "int"), Column("", "is_approximate", "flag"),
     ], empty="No request carried utm_source, utm_medium or utm_campaign.")
 
 
@@ -581,10 +379,10 @@ def _panel_clients(c: _Context) -> str:
     for dimension, title in (("browser", "Browser"), ("os", "Operating system"), ("device", "Device")):
         rows = c.rows("clients", dimension=dimension)
         total = sum(r["page_views"] for r in rows)
-        rows = [{**r, "share": _ratio(r["page_views"], total)} for r in rows[:12]]
-        parts.append(f"<div><h3>{title}</h3>" + _table(rows, [
-            _Col(title, "value"), _Col("Page views", "page_views", "int", True),
-            _Col("Share", "share", "pct"), _Col("Requests", "requests", "int"),
+        rows = [{**r, "share": ratio(r["page_views"], total)} for r in rows[:12]]
+        parts.append(f"<div><h3>{title}</h3>" + html_table(rows, [
+            Column(title, "value"), Column("Page views", "page_views", "int", True),
+            Column("Share", "share", "pct"), Column("Requests", "requests", "int"),
         ]) + "</div>")
     note = '<p class="note">People only (crawlers: see Crawlers). Families by ua-parser.</p>'
     return note + '<div class="cols">' + "".join(parts) + "</div>"
@@ -592,32 +390,35 @@ def _panel_clients(c: _Context) -> str:
 
 def _panel_status_codes(c: _Context) -> str:
     daily = c.data["daily"]
-    chart = _chart(_day_labels(c), [(cls, [r[f"count_{cls}"] for r in daily], _STATUS_COLORS[cls])
+    chart = svg_chart(_day_labels(c), [(cls, [r[f"count_{cls}"] for r in daily], _STATUS_COLORS[cls])
                                     for cls in ("2xx", "3xx", "4xx", "5xx")], kind="bars",
                    label="Requests per day by status class", height=220, width=390, xticks=_day_ticks(c))
-    errors = _chart(_day_labels(c), [(cls, [r[f"count_{cls}"] for r in daily], _STATUS_COLORS[cls])
+    errors = svg_chart(_day_labels(c), [(cls, [r[f"count_{cls}"] for r in daily], _STATUS_COLORS[cls])
                                      for cls in ("4xx", "5xx")], kind="line",
                     label="Client and server errors per day", height=220, width=390, xticks=_day_ticks(c))
-    codes = _table(c.data["status_codes"], [
-        _Col("Status", "status", "text"), _Col("Class", "status_class"), _Col("Requests", "requests", "int", True),
-        _Col("Bots", "bot_requests", "int"), _Col("Data sent", "bytes", "bytes"),
+    codes = html_table(c.data["status_codes"], [
+        Column("Status", "status", "text"), Column("Class", "status_class"),
+        Column("Requests", "requests", "int", True),
+        Column("Bots", "bot_requests", "int"), Column("Data sent", "bytes", "bytes"),
     ])
-    share = _ratio(c.total("not_modified"), c.total("requests"))
+    share = ratio(c.total("not_modified"), c.total("requests"))
     return (
         f'<div class="cols"><div><h3>Requests by status class</h3>{chart}</div>'
         f"<div><h3>Errors</h3>{errors}</div><div><h3>Status codes</h3>{codes}</div></div>"
-        f'<p class="note">304 Not Modified (served from the browser cache): {_num(share, "pct")} of requests.</p>'
+        f'<p class="note">304 Not Modified (served from the browser cache): {number_span(share, "pct")} '
+        "of requests.</p>"
     )
 
 
 def _panel_broken_links(c: _Context) -> str:
     rows = [{**r, "source": (r["referrer_host"] or "") + (r["referrer_path"] or "")} for r in c.data["broken_links"]]
-    links = _table(rows, [
-        _Col("Kind", "referrer_kind"), _Col("Linked from", "source"), _Col("Missing page", "path"),
-        _Col("404s", "requests", "int", True), _Col("Bots", "bot_requests", "int"), _Col("", "is_approximate", "flag"),
+    links = html_table(rows, [
+        Column("Kind", "referrer_kind"), Column("Linked from", "source"), Column("Missing page", "path"),
+        Column("404s", "requests", "int", True), Column("Bots", "bot_requests", "int"),
+        Column("", "is_approximate", "flag"),
     ], empty="No 404 came from a link (internal or on another site).")
-    missing = _table(c.rows("status_paths", kind="404"), [
-        _Col("Missing path", "path"), _Col("404s", "requests", "int", True), _Col("Bots", "bot_requests", "int"),
+    missing = html_table(c.rows("status_paths", kind="404"), [
+        Column("Missing path", "path"), Column("404s", "requests", "int", True), Column("Bots", "bot_requests", "int"),
     ], empty="No 404.")
     return (
         '<p class="note"><b>internal</b>: a page of this site links to a missing page (fix the link); '
@@ -628,9 +429,9 @@ def _panel_broken_links(c: _Context) -> str:
 
 def _panel_status_paths(c: _Context) -> str:
     def block(kind: str, title: str, empty: str) -> str:
-        return f"<div><h3>{title}</h3>" + _table(c.rows("status_paths", kind=kind), [
-            _Col("Path", "path"), _Col("Status", "statuses"), _Col("Requests", "requests", "int", True),
-            _Col("Bots", "bot_requests", "int"), _Col("Slowest", "max_response_ms", "ms"),
+        return f"<div><h3>{title}</h3>" + html_table(c.rows("status_paths", kind=kind), [
+            Column("Path", "path"), Column("Status", "statuses"), Column("Requests", "requests", "int", True),
+            Column("Bots", "bot_requests", "int"), Column("Slowest", "max_response_ms", "ms"),
         ], empty=empty) + "</div>"
 
     return '<div class="cols two">' + block("5xx", "Server errors (5xx)", "No server error.") + block(
@@ -647,40 +448,41 @@ def _panel_bandwidth(c: _Context) -> str:
             "content_type": f"{len(tail)} other types", "requests": sum(r["requests"] for r in tail),
             "bytes": sum(r["bytes"] for r in tail), "max_bytes": max(r["max_bytes"] for r in tail),
         }]
-    types = [{**r, "share": _ratio(r["bytes"], total)} for r in types]
-    left = _table(types, [
-        _Col("Type", "content_type"), _Col("Data sent", "bytes", "bytes", True), _Col("Share", "share", "pct"),
-        _Col("Requests", "requests", "int"), _Col("Largest", "max_bytes", "bytes"),
+    types = [{**r, "share": ratio(r["bytes"], total)} for r in types]
+    left = html_table(types, [
+        Column("Type", "content_type"), Column("Data sent", "bytes", "bytes", True), Column("Share", "share", "pct"),
+        Column("Requests", "requests", "int"), Column("Largest", "max_bytes", "bytes"),
     ], caption="Type: file extension, or page.")
-    right = _table(c.data["resources"], [
-        _Col("Path", "path"), _Col("Type", "content_type"), _Col("Data sent", "bytes", "bytes", True),
-        _Col("Requests", "requests", "int"), _Col("Largest", "max_bytes", "bytes"),
+    right = html_table(c.data["resources"], [
+        Column("Path", "path"), Column("Type", "content_type"), Column("Data sent", "bytes", "bytes", True),
+        Column("Requests", "requests", "int"), Column("Largest", "max_bytes", "bytes"),
     ])
     return (f'<div class="cols"><div><h3>By content type</h3>{left}</div>'
             f"<div><h3>Largest resources</h3>{right}</div></div>")
 
 
 def _panel_methods(c: _Context) -> str:
-    return _table(c.data["methods"], [
-        _Col("Method", "method"), _Col("Protocol", "protocol"), _Col("Requests", "requests", "int", True),
-        _Col("Errors", "errors", "int"), _Col("Bots", "bot_requests", "int"), _Col("Data sent", "bytes", "bytes"),
+    return html_table(c.data["methods"], [
+        Column("Method", "method"), Column("Protocol", "protocol"), Column("Requests", "requests", "int", True),
+        Column("Errors", "errors", "int"), Column("Bots", "bot_requests", "int"), Column("Data sent", "bytes", "bytes"),
     ])
 
 
 def _panel_crawlers(c: _Context) -> str:
     daily = c.data["daily"]
-    share = _ratio(c.total("bot_requests"), c.total("requests"))
-    shares = [_ratio(r["bot_requests"], r["requests"]) for r in daily]
-    chart = _chart(_day_labels(c), [("Bot share", shares, _COLORS[1])],
+    share = ratio(c.total("bot_requests"), c.total("requests"))
+    shares = [ratio(r["bot_requests"], r["requests"]) for r in daily]
+    chart = svg_chart(_day_labels(c), [("Bot share", shares, _COLORS[1])],
                    kind="line", label="Share of bot requests per day", fmt="pct", height=160, width=560,
                    xticks=_day_ticks(c))
     crawlers = c.data["crawlers"]
-    table = _table(crawlers, [
-        _Col("Crawler or script", "crawler"), _Col("Requests", "requests", "int", True),
-        _Col("Page views", "page_views", "int"), _Col("Data sent", "bytes", "bytes"),
+    table = html_table(crawlers, [
+        Column("Crawler or script", "crawler"), Column("Requests", "requests", "int", True),
+        Column("Page views", "page_views", "int"), Column("Data sent", "bytes", "bytes"),
     ], caption=f"{crawlers[0]['total_rows']:,} families." if crawlers else "", empty="No crawler.")
     return (
-        f'<p class="note">Crawlers, scanners and scripted clients (ua-parser): {_num(share, "pct")} of requests.</p>'
+        f'<p class="note">Crawlers, scanners and scripted clients (ua-parser): {number_span(share, "pct")} '
+        "of requests.</p>"
         f'<div class="cols"><div><h3>Bot share per day</h3>{chart}</div><div><h3>Top crawlers</h3>{table}</div></div>'
     )
 
@@ -690,13 +492,13 @@ def _panel_response_times(c: _Context) -> str:
     if all(r["p50_ms"] is None for r in daily):
         return '<p class="empty">No response time: the log format records none (Apache %D, nginx $request_time).</p>'
     multi = any(r["sites"] > 1 for r in daily)
-    chart = _chart(_day_labels(c), [(p.upper(), [r[f"{p}_ms"] for r in daily], color)
+    chart = svg_chart(_day_labels(c), [(p.upper(), [r[f"{p}_ms"] for r in daily], color)
                                     for p, color in (("p50", _COLORS[2]), ("p95", _COLORS[1]), ("p99", _COLORS[3]))],
                    kind="line", label="Response-time percentiles per day", fmt="ms", height=180, width=560,
                    xticks=_day_ticks(c))
-    slow = _table(c.data["slow_paths"], [
-        _Col("Path", "path"), _Col("Timed", "timed", "int"), _Col("p50", "p50_ms", "ms"),
-        _Col("p95", "p95_ms", "ms", True), _Col("p99", "p99_ms", "ms"), _Col("Max", "max_ms", "ms"),
+    slow = html_table(c.data["slow_paths"], [
+        Column("Path", "path"), Column("Timed", "timed", "int"), Column("p50", "p50_ms", "ms"),
+        Column("p95", "p95_ms", "ms", True), Column("p99", "p99_ms", "ms"), Column("Max", "max_ms", "ms"),
     ], caption="Paths with 5 or more timed requests; percentiles of their worst day.")
     note = (
         "Percentiles per UTC day (interpolated); percentiles do not add up over days, "
@@ -744,38 +546,38 @@ def _render(c: _Context) -> str:
         wide = " wide" if panel_id in _WIDE else ""
         sections.append(
             f'<section class="panel{wide}" id="{panel_id}" aria-labelledby="{panel_id}-title">'
-            f'<h2 id="{panel_id}-title">{_e(title)}</h2>{body}</section>'
+            f'<h2 id="{panel_id}-title">{esc(title)}</h2>{body}</section>'
         )
     notice = ""
     if not daily:
         if known:
             what = f"site {c.site!r}" if c.site and c.site not in known else "this selection"
-            notice = (f'<p class="notice" id="empty-notice">No data for {_e(what)}. Sites in the lake: '
-                      f"{_e(', '.join(known))}; days {_e(min(r['first_day'] for r in c.data['sites']))} to "
-                      f"{_e(max(r['last_day'] for r in c.data['sites']))}.</p>")
+            notice = (f'<p class="notice" id="empty-notice">No data for {esc(what)}. Sites in the lake: '
+                      f"{esc(', '.join(known))}; days {esc(min(r['first_day'] for r in c.data['sites']))} to "
+                      f"{esc(max(r['last_day'] for r in c.data['sites']))}.</p>")
         else:
             notice = ('<p class="notice" id="empty-notice">The lake has no statistics yet: ingest logs and build '
                       "the marts (<code>accesslake nightly</code>), then write the report again.</p>")
-    toc = "".join(f'<a href="#{pid}">{_e(title.split(":")[0])}</a>' for pid, title in PANELS.items())
-    sites_line = f"Sites: {_e(', '.join(known))}. " if c.site is None and len(known) > 1 else ""
+    toc = "".join(f'<a href="#{pid}">{esc(title.split(":")[0])}</a>' for pid, title in PANELS.items())
+    sites_line = f"Sites: {esc(', '.join(known))}. " if c.site is None and len(known) > 1 else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{_e(CSP)}">
+<meta http-equiv="Content-Security-Policy" content="{esc(CSP)}">
 <meta name="referrer" content="no-referrer">
 <link rel="icon" href="data:,">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="accesslake {_e(__version__)}">
-<title>Traffic report: {_e(site)}, {_e(period)}</title>
+<meta name="generator" content="accesslake {esc(__version__)}">
+<title>Traffic report: {esc(site)}, {esc(period)}</title>
 <style>
 {_css()}</style>
 </head>
 <body>
 <header class="report">
-<h1>Traffic report: {_e(site)}</h1>
-<p>{_e(period)}. {sites_line}Written {_e(_stamp(c.now))} by accesslake {_e(__version__)} from the statistics marts.
-Days are UTC days; the weekday x hour grid uses the site time zone {_e(c.settings.site_tz)}.</p>
+<h1>Traffic report: {esc(site)}</h1>
+<p>{esc(period)}. {sites_line}Written {esc(_stamp(c.now))} by accesslake {esc(__version__)} from the statistics marts.
+Days are UTC days; the weekday x hour grid uses the site time zone {esc(c.settings.site_tz)}.</p>
 </header>
 {notice}
 <nav class="toc" aria-label="Panels">{toc}</nav>
@@ -783,7 +585,7 @@ Days are UTC days; the weekday x hour grid uses the site time zone {_e(c.setting
 {chr(10).join(sections)}
 </main>
 <footer>No personal data: the marts hold aggregates only. This file loads nothing from anywhere
-(Content-Security-Policy: {_e(CSP)}).</footer>
+(Content-Security-Policy: {esc(CSP)}).</footer>
 </body>
 </html>
 """
