@@ -12,9 +12,16 @@ run ends Failed (:class:`accesslake.errors.AuditError`) when the audit finds a
 violation, after the counts are published so the violations can be read in
 the UI. Deployed by ``prefect.yaml`` (02:30 Europe/Berlin); see docs/prefect.md.
 
+The ingests (one per landing file) and the marts (one per site/day) are
+submitted to the flow's task runner: one at a time by default, or across a
+Dask cluster with :func:`nightly_on_dask` (flows/runners.py). Everything else
+runs in the flow process, which holds the lock.
+
 Run once, locally, from the project root::
 
     uv run python -m flows.nightly --lake data/lake [--now 2026-11-29T03:00Z]
+    uv run python -m flows.nightly --lake data/lake --dask-workers 2             # a local Dask cluster
+    uv run python -m flows.nightly --lake /srv/lake --dask-address tcp://scheduler:8786
 """
 
 from __future__ import annotations
@@ -34,10 +41,11 @@ from accesslake.config import DEFAULT_LAKE, Settings, load_settings, resolve_now
 from accesslake.errors import AuditError
 from accesslake.nightly import NightlyResult
 from accesslake.report import write_report
-from flows.ingest import LOCK_WAIT_SECONDS, ingest_file, list_landing
+from flows.ingest import LOCK_WAIT_SECONDS, landing_keys, list_landing, submit_ingests
+from flows.runners import on_dask, one_at_a_time, results_of
 
 __all__ = ["ARTIFACT_KEY", "anonymize_lake", "audit_failure", "audit_lake", "counts_markdown", "nightly",
-           "publish_counts", "recover_lake"]
+           "nightly_on_dask", "publish_counts", "recover_lake"]
 
 ARTIFACT_KEY = "accesslake-nightly"  # one artifact per run, versioned under this key in the UI
 
@@ -129,7 +137,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-@flow(name="nightly")
+@flow(name="nightly", task_runner=one_at_a_time())
 def nightly(
     lake: str,
     now: str | None = None,
@@ -150,9 +158,11 @@ def nightly(
     with lakefs.writer_lock(settings.lake, LOCK_WAIT_SECONDS):
         recover_lake(settings.lake)
         landing = list_landing(settings.lake)
-        result.ingested = [ingest_file(path, settings, moment, site, fmt, cookie) for path in landing]
-        built = [build_marts_for_day(settings, moment, site_, day) for site_, day in stale_days(settings.lake)]
-        result.marts = marts.MartsResult.merge(moment, built)
+        keys = landing_keys(landing)
+        result.ingested = results_of(submit_ingests(landing, keys, settings, moment, site, fmt, cookie))
+        days = stale_days(settings.lake)
+        built = [build_marts_for_day.submit(settings, moment, site_, day) for site_, day in days]
+        result.marts = marts.MartsResult.merge(moment, results_of(built))
         result.detected = detect_abuse(settings, moment)
         result.anonymized = anonymize_lake(settings, moment)
         result.messages = delete_due_messages(settings, moment)
@@ -171,6 +181,15 @@ def nightly(
     return summary
 
 
+def nightly_on_dask(lake: str, *, address: str | None = None, workers: int = 2, **parameters: Any) -> dict[str, Any]:
+    """Run :func:`nightly` with its ingests and marts on Dask; ``parameters`` as :func:`nightly`'s.
+
+    ``address``: an existing cluster's scheduler (``tcp://scheduler:8786``); its workers must see
+    the lake at the same path. Without it, a temporary local cluster of ``workers`` processes.
+    """
+    return on_dask(nightly, address, workers)(lake=lake, **parameters)
+
+
 if __name__ == "__main__":
     import argparse
     import os
@@ -183,5 +202,15 @@ if __name__ == "__main__":
     parser.add_argument("--policy", help="policy file (default <lake>/policy.toml)")
     parser.add_argument("--format", dest="fmt", help="log format for every landing file (default: detected)")
     parser.add_argument("--cookie", help="session cookie name, when the format logs several")
+    dask = parser.add_mutually_exclusive_group()
+    dask.add_argument("--dask-workers", type=int, default=0, metavar="N",
+                      help="ingest and build marts on a temporary local Dask cluster of N processes")
+    dask.add_argument("--dask-address", metavar="URL",
+                      help="... or on an existing Dask cluster, e.g. tcp://scheduler:8786 (shared lake)")
     args = parser.parse_args()
-    nightly(lake=args.lake, now=args.now, site=args.site, policy=args.policy, fmt=args.fmt, cookie=args.cookie)
+    params = dict(lake=args.lake, now=args.now, site=args.site, policy=args.policy, fmt=args.fmt,
+                  cookie=args.cookie)
+    if args.dask_address or args.dask_workers:
+        nightly_on_dask(address=args.dask_address, workers=args.dask_workers, **params)
+    else:
+        nightly(**params)

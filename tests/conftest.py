@@ -8,6 +8,7 @@ import os
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -43,3 +44,12 @@ def settings(lake: Path) -> Settings:
 @pytest.fixture
 def now() -> datetime:
     return datetime(2026, 11, 29, 3, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[None]:
+    """One temporary Prefect API (SQLite in a temp dir) for every flow test of the session."""
+    from prefect.testing.utilities import prefect_test_harness  # imports the server: only when needed
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

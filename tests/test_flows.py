@@ -83,15 +83,6 @@ def artifacts_of(flow_run_id: UUID | None) -> list[str]:
     return [str(a.data) for a in found if a.key == ARTIFACT_KEY]
 
 
-@pytest.fixture(scope="session")
-def prefect_api() -> Iterator[None]:
-    """One temporary Prefect API (SQLite in a temp dir) for every flow test of the session."""
-    from prefect.testing.utilities import prefect_test_harness  # imports the server: only when needed
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 @pytest.fixture
 def outside_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty working directory: the flows must not write into it."""

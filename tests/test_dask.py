@@ -1,0 +1,182 @@
+"""The flows on Dask (flows/runners.py): the same lake as one task at a time.
+
+The fast tests check the file key the flow groups landing files by, and how
+the runners are built. The ``integration`` test runs the nightly flow on a
+temporary two-process ``LocalCluster`` and, on a copy of the same starting
+lake, one task at a time; the two lakes must end up alike.
+"""
+
+from __future__ import annotations
+
+# Telemetry is switched off in tests/conftest.py, before Prefect is imported.
+import gzip
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import polars as pl
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from accesslake import auditlog, ingest as ingest_lib, lake as lakefs, marts
+from accesslake.config import Settings
+from accesslake.errors import ConfigError, InputError
+from accesslake.nightly import run_nightly
+from accesslake.policy import Policy
+from accesslake.schema import REQUEST_SCHEMA
+from flows.ingest import file_key, ingest_landing
+from flows.nightly import nightly, nightly_on_dask
+from flows.runners import dask_runner, on_dask
+
+NOW = datetime(2026, 11, 29, 3, 0, tzinfo=timezone.utc)
+AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+
+
+def combined(ip: str, ts: datetime, path: str) -> str:
+    """One Apache ``combined`` line with every personal field set."""
+    return (f'{ip} - - [{ts:%d/%b/%Y:%H:%M:%S +0000}] "GET {path}?q=secret HTTP/1.1" 200 512 '
+            f'"https://ref.example.org/page?utm=1" "{AGENT}"')
+
+
+def log_text(name: str, start: datetime, lines: int, step: timedelta = timedelta(minutes=7)) -> str:
+    return "".join(combined(f"198.51.100.{i % 50}", start + i * step, f"/{name}/{i}.html") + "\n"
+                   for i in range(lines))
+
+
+def starting_lake(lake: Path) -> None:
+    """A lake with yesterday's nightly run in it; landing/ holds tonight's files.
+
+    ``a.log`` and ``copy-of-a.log.gz`` are one file under two names (same
+    first line, one gzipped); ``late.log`` holds rows 9 days old (anonymised
+    on write) and rows of a day already built (its marts are rebuilt);
+    ``b.log`` and ``c.log`` spread over the last three days.
+    """
+    landing = lake / "landing"
+    landing.mkdir(parents=True)
+    (landing / "earlier.log").write_text(log_text("earlier", NOW - timedelta(days=2), 60), encoding="utf-8")
+    run_nightly(Settings(lake=lake, policy=Policy()), NOW - timedelta(days=1))
+
+    a = log_text("a", NOW - timedelta(hours=20), 120)
+    (landing / "a.log").write_text(a, encoding="utf-8")
+    (landing / "copy-of-a.log.gz").write_bytes(gzip.compress(a.encode()))
+    (landing / "b.log").write_text(log_text("b", NOW - timedelta(days=3), 200, timedelta(minutes=20)),
+                                   encoding="utf-8")
+    (landing / "c.log").write_text(log_text("c", NOW - timedelta(hours=30), 90) + "not a log line\n",
+                                   encoding="utf-8")
+    (landing / "late.log").write_text(log_text("late", NOW - timedelta(days=9), 40)
+                                      + log_text("late-yesterday", NOW - timedelta(days=2, hours=-1), 30),
+                                      encoding="utf-8")
+
+
+def requests(lake: Path) -> pl.DataFrame:
+    """Every stored request by row_id, with the source file by name (the lakes' folders differ)."""
+    frame = lakefs.read_dataset(lake / lakefs.REQUESTS, REQUEST_SCHEMA).collect()
+    return frame.with_columns(pl.col("source_file").str.extract(r"([^/]+)$")).sort("row_id")
+
+
+def without_lake(summary: dict[str, Any], lake: Path) -> Any:
+    return json.loads(json.dumps(summary, default=str).replace(str(lake), "<lake>"))
+
+
+def task_states(flow_run_id: UUID | None, prefix: str) -> dict[str, str]:
+    """The final state name of each task run of the flow run whose name starts with ``prefix``."""
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+    return {r.name: r.state_name or "" for r in runs if r.name.startswith(prefix)}
+
+
+# ---------------------------------------------------------------- no Prefect API, no cluster
+
+
+def test_file_key_is_the_librarys_for_copies_plain_and_gzipped(lake: Path, settings: Settings) -> None:
+    text = log_text("a", NOW - timedelta(hours=3), 5)
+    plain, packed, other = lake / "a.log", lake / "a.log.1.gz", lake / "b.log"
+    plain.write_text(text, encoding="utf-8")
+    packed.write_bytes(gzip.compress(text.encode()))
+    other.write_text(log_text("b", NOW - timedelta(hours=3), 5), encoding="utf-8")
+
+    ingested = ingest_lib.ingest_file(plain, settings, NOW)
+
+    assert file_key(plain) == file_key(packed) == ingested.file_key
+    assert file_key(other) == ingest_lib.ingest_file(other, settings, NOW).file_key != ingested.file_key
+
+
+def test_an_unreadable_file_gets_a_key_of_its_own(lake: Path) -> None:
+    broken = lake / "broken.log.gz"
+    broken.write_bytes(b"\x1f\x8b\x08\x00not gzip at all")
+    assert file_key(broken) == f"unreadable:{broken}"
+    assert file_key(lake / "missing.log") == f"unreadable:{lake / 'missing.log'}"
+
+
+def test_the_flows_run_one_task_at_a_time_unless_put_on_dask() -> None:
+    for flow in (nightly, ingest_landing):
+        assert isinstance(flow.task_runner, ThreadPoolTaskRunner) and flow.task_runner._max_workers == 1
+    local: Any = on_dask(nightly, workers=3).task_runner
+    assert (local.cluster_kwargs["n_workers"], local.cluster_kwargs["threads_per_worker"]) == (3, 1)
+    assert on_dask(nightly, workers=3).name == "nightly"
+    remote: Any = dask_runner(address="tcp://scheduler:8786")
+    assert (remote.address, remote.cluster_kwargs) == ("tcp://scheduler:8786", {})
+    with pytest.raises(ConfigError, match="--dask-workers: 0; a local Dask cluster needs at least 1 worker"):
+        dask_runner(workers=0)
+
+
+# ---------------------------------------------------------------- flows under the harness
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("prefect_api")
+def test_a_failing_file_skips_its_copy_not_the_others_then_fails_the_run(lake: Path) -> None:
+    landing = lake / "landing"
+    landing.mkdir()
+    (landing / "a.log").write_text("not a log line\n" * 20, encoding="utf-8")
+    (landing / "b-copy-of-a.log").write_text("not a log line\n" * 20, encoding="utf-8")
+    (landing / "c.log").write_text(log_text("c", NOW - timedelta(hours=5), 10), encoding="utf-8")
+
+    state = ingest_landing(lake=str(lake), now=NOW.isoformat(), return_state=True)
+
+    assert state.is_failed()
+    with pytest.raises(InputError, match=r"a\.log: cannot detect the log format"):
+        state.result()
+    assert [Path(r["source_file"]).name for r in ingest_lib.ledger_records(lake)] == ["c.log"]
+    assert requests(lake).height == 10
+    assert task_states(state.state_details.flow_run_id, "ingest ") == {
+        "ingest a.log": "Failed", "ingest b-copy-of-a.log": "NotReady", "ingest c.log": "Completed"}
+
+
+# ---------------------------------------------------------------- a two-process LocalCluster
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("prefect_api")
+def test_nightly_on_dask_leaves_the_lake_as_the_sequential_flow_does(tmp_path: Path) -> None:
+    one, dask = tmp_path / "one-at-a-time", tmp_path / "dask"
+    starting_lake(one)
+    shutil.copytree(one, dask)
+
+    expected = nightly(lake=str(one), now=NOW.isoformat())
+    got = nightly_on_dask(str(dask), workers=2, now=NOW.isoformat())
+
+    assert without_lake(got, dask) == without_lake(expected, one)
+    ingested = {Path(r["source_file"]).name: r for r in got["ingested"]}
+    assert ingested["a.log"]["status"] == "ingested" and ingested["a.log"]["rows"] == 120
+    assert ingested["copy-of-a.log.gz"]["status"] == "unchanged"  # a copy: waited for a.log, then had nothing new
+    assert ingested["late.log"]["anonymized_on_write"] == 40
+    assert len(got["marts"]["built"]) >= 4  # tonight's days and the day late.log added to
+    assert got["audit"]["violations"] == []
+
+    rows = requests(dask)
+    assert rows["row_id"].is_unique().all()
+    assert rows.equals(requests(one))
+    for name in marts.MART_NAMES:
+        assert marts.read_mart(dask, name).equals(marts.read_mart(one, name)), name
+    assert auditlog.verify_chain(dask) == []  # concurrent appends from the workers kept the chain
+    events = sorted(e["event"] for e in auditlog.read_events(dask))
+    assert events == sorted(e["event"] for e in auditlog.read_events(one))
+    assert events.count("ingest") == 1 + 4  # yesterday's file, then a, b, c and late (the copy added nothing)
+    assert not (dask / lakefs.TMP).exists() or not any((dask / lakefs.TMP).iterdir())
