@@ -11,7 +11,6 @@ from __future__ import annotations
 
 # Telemetry is switched off in tests/conftest.py, before Prefect is imported.
 import inspect
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from uuid import UUID

@@ -26,7 +26,6 @@ import email.policy
 import email.utils
 import hashlib
 import mailbox
-import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
