@@ -1,7 +1,8 @@
 """Raw log files -> the lake, with a ledger that makes re-ingest a no-op.
 
 :func:`ingest_file` reads a plain or gzip file in batches (memory does not
-grow with the file), parses each batch, enriches user agents, applies the
+grow with the file; a worker thread reads batch k+1 and runs its regexes while
+batch k is typed and written), parses each batch, enriches user agents, applies the
 policy before the first write (rows already past ``anonymize_after`` are
 anonymised, or moved intact to held/ if an active hold covers them; rule P3)
 and stages Parquet files under ``<lake>/_tmp``. Only when the whole file has
@@ -26,26 +27,31 @@ import os
 import shutil
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 import polars as pl
 
 from accesslake import auditlog, holds, lake as lakefs
 from accesslake.config import Settings
 from accesslake.errors import InputError
 from accesslake.formats import FieldSpec, compile_format, detect_format
-from accesslake.parse import parse_batch, split_lines
+from accesslake.parse import ExtractedBatch, ParsedBatch, extract_batch, split_lines, type_batch
 from accesslake.policy import anonymize_exprs, due_mask, scrub_text_expr
 from accesslake.schema import REJECT_SCHEMA, REQUEST_SCHEMA, UTC_US, conform
 from accesslake.useragents import enrich
 
 __all__ = ["IngestResult", "ingest_file", "ledger_records", "landing_files", "recover"]
 
-BATCH_BYTES = 32 * 1024 * 1024
+# Text per batch: the peak memory of an ingest is about 15x this (two batches in flight,
+# allocator slack included) plus ~130 MiB of libraries. 20 MiB keeps it under 512 MiB
+# with Parquet files of about 70,000 rows (docs/performance.md).
+BATCH_BYTES = 20 * 1024 * 1024
 DETECT_LINES = 200
 _CLF_IN_LINE = r"\[(\d{1,2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]"
 
@@ -155,8 +161,16 @@ def _head(path: Path, lines: int) -> bytes:
             raise InputError(f"{path}: cannot decompress ({exc}); is the file complete?") from exc
 
 
-def _chunks(path: Path, offset: int, is_gzip: bool, hold_partial: bool) -> Iterator[tuple[bytes, bool]]:
-    """Yield (complete lines, last) from ``offset``; the final unterminated line too unless held."""
+def _chunks(
+    path: Path, offset: int, is_gzip: bool, hold_partial: bool
+) -> Generator[tuple[np.ndarray | bytes, bool], None, None]:
+    """Yield (complete lines, last) from ``offset``; the final unterminated line too unless held.
+
+    Each batch is read straight into a fresh, uninitialised buffer behind the
+    partial line carried over from the previous one, and handed on as a view
+    up to its last newline: the batch text is never copied or zero-filled
+    (the parser then keeps zero-copy views of it).
+    """
     with _open(path) as fh:
         try:
             if offset:
@@ -171,18 +185,35 @@ def _chunks(path: Path, offset: int, is_gzip: bool, hold_partial: bool) -> Itera
                     fh.seek(offset)
             carry = b""
             while True:
-                block = fh.read(BATCH_BYTES)
-                if not block:
+                data = np.empty(len(carry) + BATCH_BYTES, dtype=np.uint8)
+                data[: len(carry)] = np.frombuffer(carry, dtype=np.uint8)
+                filled = len(carry)
+                with data.data as view:
+                    while filled < len(data):
+                        got = fh.readinto(view[filled:])  # type: ignore[attr-defined]
+                        if not got:
+                            break
+                        filled += got
+                if filled == len(carry):
                     if carry and not hold_partial:
                         yield carry, True
                     return
-                data = carry + block
-                cut = data.rfind(b"\n") + 1
-                carry = data[cut:]
+                cut = _last_newline(data, filled) + 1
+                carry = data[cut:filled].tobytes()
                 if cut:
                     yield data[:cut], False
         except (OSError, EOFError, zlib.error) as exc:
             raise InputError(f"{path}: cannot read or decompress ({exc}); is the file complete?") from exc
+
+
+def _last_newline(data: np.ndarray, end: int) -> int:
+    """Index of the last newline in ``data[:end]``, or -1; looks at the tail first."""
+    tail = max(0, end - (1 << 16))
+    found = data[tail:end].tobytes().rfind(b"\n")
+    if found >= 0:
+        return tail + found
+    hits = np.flatnonzero(data[:tail] == 10)
+    return int(hits[-1]) if hits.size else -1
 
 
 def _previous(lake: Path, site: str, file_key: str) -> tuple[int, int, int]:
@@ -216,8 +247,17 @@ def _late_rejects_scrubbed(rejects: pl.DataFrame, settings: Settings, now: datet
 def _stage(frame: pl.DataFrame, root: Path, name: str, private: bool, incident: str | None = None) -> list[Path]:
     """Write one file per UTC day of ``frame`` (which has a ``_day`` column) under ``root``."""
     written: list[Path] = []
-    for (day,), part in frame.partition_by("_day", as_dict=True, maintain_order=True).items():
-        target = lakefs.partition_dir(root, frame["_site"][0], day, incident) / name
+    if not frame.height:
+        return written
+    site = frame["_site"][0]
+    days = frame["_day"]
+    # Most batches hold one day: write it without partitioning (which copies every column).
+    if days.n_unique() == 1:
+        parts = {(days[0],): frame}
+    else:
+        parts = frame.partition_by("_day", as_dict=True, maintain_order=True)
+    for (day,), part in parts.items():
+        target = lakefs.partition_dir(root, site, day, incident) / name
         lakefs.write_parquet_atomic(part.drop("_day", "_site"), target, private=private)
         written.append(target)
     return written
@@ -256,27 +296,42 @@ def ingest_file(
     policy = settings.policy
     run = lake / lakefs.TMP / f"ingest-{uuid.uuid4().hex[:12]}"
     staged: list[tuple[Path, Path]] = []  # (staged path, final path)
-    line_no = lines_before + 1
     first_bad: str | None = None
+    # A gzip file is complete: its last line is never held (it could not be completed later).
+    chunks = _chunks(path, offset, is_gzip, hold_partial_line and not is_gzip)
+    next_line = [lines_before + 1]
+
+    def read_and_extract() -> tuple[int, int, ExtractedBatch, bool] | None:
+        """Read the next batch and run its regexes (in the worker thread, one batch ahead)."""
+        item = next(chunks, None)
+        if item is None:
+            return None
+        chunk, last = item
+        lines = split_lines(chunk)
+        extracted = extract_batch(lines, spec, first_line=next_line[0], tz=policy.site_timezone)
+        next_line[0] += lines.len()
+        return len(chunk), lines.len(), extracted, last
+
     try:
-        # A gzip file is complete: its last line is never held (it could not be completed later).
-        for chunk, last in _chunks(path, offset, is_gzip, hold_partial_line and not is_gzip):
-            lines = split_lines(chunk)
-            batch = parse_batch(
-                lines, spec, first_line=line_no, source_file=name, file_key=file_key,
-                received_at=now, tz=policy.site_timezone,
-            )
-            result.offset += len(chunk)
-            result.lines_read += lines.len()
-            line_no += lines.len()
-            if first_bad is None and batch.rejects.height:
-                bad = batch.rejects.row(0, named=True)
-                first_bad = f"line {bad['source_line']}: {bad['reason']}"
-            # The ratio is judged over the whole file, so a live log that gained one junk line still ingests.
-            _check_ratio(path, spec, lines_before + result.lines_read,
-                         rejects_before + result.rejects + batch.rejects.height, policy.max_reject_ratio,
-                         first_bad, final=last)
-            staged += _write_batch(batch, run, lake, site, file_key, now, settings, active, result)
+        # Polars and NumPy release the GIL: batch k+1 is read and its regexes run in a worker
+        # thread while this one types, enriches and writes batch k (two batches in memory).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="accesslake-parse") as pool:
+            pending = pool.submit(read_and_extract)
+            while (item := pending.result()) is not None:
+                pending = pool.submit(read_and_extract)
+                size, n_lines, extracted, last = item
+                batch = type_batch(extracted, source_file=name, file_key=file_key, received_at=now)
+                del extracted
+                result.offset += size
+                result.lines_read += n_lines
+                if first_bad is None and batch.rejects.height:
+                    bad = batch.rejects.row(0, named=True)
+                    first_bad = f"line {bad['source_line']}: {bad['reason']}"
+                # The ratio is judged over the whole file, so a live log that gained one junk line still ingests.
+                _check_ratio(path, spec, lines_before + result.lines_read,
+                             rejects_before + result.rejects + batch.rejects.height, policy.max_reject_ratio,
+                             first_bad, final=last)
+                staged += _write_batch(batch, run, lake, site, file_key, now, settings, active, result)
         _check_ratio(path, spec, lines_before + result.lines_read, rejects_before + result.rejects,
                      policy.max_reject_ratio, first_bad, final=True)
         if result.lines_read == 0:
@@ -286,6 +341,7 @@ def ingest_file(
         result.pending_partial_line = hold_partial_line and _has_partial_tail(path, result.offset, is_gzip)
         _commit(lake, result, staged)
     finally:
+        chunks.close()
         if run.exists():
             shutil.rmtree(run, ignore_errors=True)
     auditlog.append_event(
@@ -327,22 +383,15 @@ def _check_ratio(
 
 
 def _write_batch(
-    batch: object, run: Path, lake: Path, site: str, file_key: str, now: datetime,
+    batch: ParsedBatch, run: Path, lake: Path, site: str, file_key: str, now: datetime,
     settings: Settings, active: list[holds.Hold], result: IngestResult,
 ) -> list[tuple[Path, Path]]:
-    from accesslake.parse import ParsedBatch
-
-    assert isinstance(batch, ParsedBatch)
     policy = settings.policy
     staged: list[tuple[Path, Path]] = []
     rows = conform(enrich(batch.rows), REQUEST_SCHEMA)
     late = due_mask(policy, now)
-    hold_id = holds.matching_hold_id_expr(active)
-    rows = rows.with_columns(
-        pl.when(late).then(hold_id).otherwise(None).alias("_hold"),
-        pl.col("ts").dt.date().alias("_day"),
-        pl.lit(site).alias("_site"),
-    )
+    rows = rows.with_columns(pl.col("ts").dt.date().alias("_day"), pl.lit(site).alias("_site"))
+    n_late = int(rows.select(late.sum()).item()) if rows.height else 0
     first_line = int(rows["source_line"].min() or 0) if rows.height else 0
     name = f"part-{file_key}-{first_line or int(batch.rejects['source_line'].min() or 0):010d}.parquet"
 
@@ -351,19 +400,30 @@ def _write_batch(
             final = lake / dataset / staged_path.relative_to(run / dataset)
             staged.append((staged_path, final))
 
-    held = rows.filter(pl.col("_hold").is_not_null())
-    for (incident,), part in held.partition_by("_hold", as_dict=True).items():
-        move(_stage(part.drop("_hold"), run / lakefs.HELD, name, True, str(incident)), lakefs.HELD)
-    main = rows.filter(pl.col("_hold").is_null()).drop("_hold")
-    anonymize_now = late
-    result.anonymized_on_write += int(main.select(anonymize_now.sum()).item())
-    main = main.with_columns(anonymize_exprs(policy, now, anonymize_now))
-    move(_stage(main, run / lakefs.REQUESTS, name, False), lakefs.REQUESTS)
+    # Only rows past anonymize_after can be held (rule P3); none are in a fresh log.
+    if active and n_late:
+        hold_id = holds.matching_hold_id_expr(active)
+        rows = rows.with_columns(pl.when(late).then(hold_id).otherwise(None).alias("_hold"))
+        held = rows.filter(pl.col("_hold").is_not_null())
+        for (incident,), part in held.partition_by("_hold", as_dict=True).items():
+            move(_stage(part.drop("_hold"), run / lakefs.HELD, name, True, str(incident)), lakefs.HELD)
+        main = rows.filter(pl.col("_hold").is_null()).drop("_hold")
+        n_late = int(main.select(late.sum()).item())
+    else:
+        held = rows.clear()
+        main = rows
+    result.anonymized_on_write += n_late
+    if n_late:  # with no row due, the anonymising expressions would leave every value as it is
+        main = main.with_columns(anonymize_exprs(policy, now, late))
+    if main.height:
+        move(_stage(main, run / lakefs.REQUESTS, name, False), lakefs.REQUESTS)
 
-    rejects = _late_rejects_scrubbed(batch.rejects, settings, now)
-    result.scrubbed_rejects += int(rejects["scrubbed_at"].is_not_null().sum())
-    rejects = rejects.with_columns(pl.col("received_at").dt.date().alias("_day"), pl.lit(site).alias("_site"))
-    move(_stage(rejects, run / lakefs.REJECTS, name, False), lakefs.REJECTS)
+    rejects = batch.rejects
+    if rejects.height:
+        rejects = _late_rejects_scrubbed(rejects, settings, now)
+        result.scrubbed_rejects += int(rejects["scrubbed_at"].is_not_null().sum())
+        rejects = rejects.with_columns(pl.col("received_at").dt.date().alias("_day"), pl.lit(site).alias("_site"))
+        move(_stage(rejects, run / lakefs.REJECTS, name, False), lakefs.REJECTS)
 
     result.rows += main.height
     result.held += held.height

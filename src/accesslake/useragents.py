@@ -162,10 +162,12 @@ def enrich(frame: pl.DataFrame) -> pl.DataFrame:
         if ua.strip() not in _MISSING
     ]
     lookup = _lookup(keys)
-    return (
-        frame.drop(_OUTPUT_COLUMNS, strict=False)
-        .with_columns(agents.alias(_KEY))
+    # Join the key column alone and put the results beside the frame: joining
+    # the whole frame would copy every other column of it.
+    parsed = (
+        agents.alias(_KEY)
+        .to_frame()
         .join(lookup, on=_KEY, how="left", maintain_order="left")
-        .drop(_KEY)
-        .with_columns(pl.col("is_bot").fill_null(False))
+        .select(*_STRING_COLUMNS, pl.col("is_bot").fill_null(False))
     )
+    return frame.drop(_OUTPUT_COLUMNS, strict=False).hstack(parsed.get_columns())

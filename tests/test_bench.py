@@ -1,0 +1,66 @@
+"""The benchmark harness runs end to end at a tiny size (``bench/run.py --smoke``).
+
+A smoke test, not a timed one: it checks that every step ran, counted the
+same lines, left a passing audit and wrote its results; it asserts no time.
+GoAccess and anonip are optional references: when missing, the harness says
+so in a note instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+OUR_STEPS = ("ingest", "marts", "anonymize", "floor", "nightly")
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, Path]:  # type: ignore[type-arg]
+    out = tmp_path_factory.mktemp("bench")
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "--smoke", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads((out / "results-5000.json").read_text()), proc.stdout, out
+
+
+def test_every_step_ran_on_the_same_lines(smoke: tuple[dict, str, Path]) -> None:  # type: ignore[type-arg]
+    results, _, _ = smoke
+    steps = results["steps"]
+    assert set(OUR_STEPS) <= set(steps)
+    assert steps["ingest"]["items"] == steps["nightly"]["items"] == 5000
+    rows = steps["ingest"]["extra"]["rows"]
+    assert rows + steps["ingest"]["extra"]["rejects"] == 5000
+    assert steps["anonymize"]["items"] == steps["floor"]["items"] == rows  # six days on, every row is due
+    assert steps["nightly"]["extra"]["audit_ok"] is True
+    for name in OUR_STEPS:
+        assert steps[name]["seconds"] > 0 and steps[name]["peak_mib"] > 0
+
+
+def test_references_ran_or_are_explained(smoke: tuple[dict, str, Path]) -> None:  # type: ignore[type-arg]
+    results, _, _ = smoke
+    for tool, step in (("goaccess", "goaccess"), ("anonip", "anonip")):
+        if results["machine"][tool]:
+            assert results["steps"][step]["items"] == 5000
+        else:
+            assert any(note.startswith(f"{tool}:") for note in results["notes"])
+
+
+def test_the_report_has_the_table_and_the_targets(smoke: tuple[dict, str, Path]) -> None:  # type: ignore[type-arg]
+    results, stdout, out = smoke
+    report = (out / "results-5000.md").read_text()
+    assert report in stdout
+    for label in ("| ingest |", "| marts of the day", "| anonymisation", "| PyArrow floor", "| nightly run"):
+        assert label in report
+    names = [t["target"] for t in results["targets"]]
+    assert any("GoAccess lines/s" in n for n in names)
+    assert any("PyArrow rewrite floor" in n for n in names)
+    assert any("peak memory" in n for n in names)
+    assert all(t["met"] in (True, False, None) for t in results["targets"])
+    assert not list(out.glob("run-*")), "the run's lakes are cleaned up"
