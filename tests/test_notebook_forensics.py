@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
 import pytest
+from notebook_kit import kernel_manager, output_text
 
 from accesslake import auditlog, detect, export, holds
 from accesslake.config import Settings
@@ -37,32 +37,6 @@ def test_forensics_notebook_is_committed_with_outputs_stripped() -> None:
         assert cell.get("execution_count") is None, f"code cell {index} has an execution count"
     assert all("attachments" not in cell for cell in raw["cells"])
     assert "widgets" not in raw["metadata"]
-
-
-def _kernel_manager(tmp_path: Path):  # -> jupyter_client.KernelManager
-    from jupyter_client import KernelManager
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    spec_dir = tmp_path / "kernels" / "python3"
-    spec_dir.mkdir(parents=True)
-    spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "accesslake test kernel",
-        "language": "python",
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
-    return KernelManager(
-        kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_dir.parent)])
-    )
-
-
-def _outputs(notebook: nbformat.NotebookNode) -> str:
-    out = []
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            out.append(output.get("text", ""))
-            out.append(output.get("data", {}).get("text/plain", ""))
-    return "\n".join(out)
 
 
 @pytest.fixture(scope="module")
@@ -101,14 +75,14 @@ def test_forensics_notebook_runs_candidate_to_verified_export(
 
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(
-        notebook, km=_kernel_manager(tmp_path), timeout=180, resources={"metadata": {"path": str(work)}}
+        notebook, km=kernel_manager(tmp_path), timeout=180, resources={"metadata": {"path": str(work)}}
     )
     client.execute()  # raises CellExecutionError naming the failing cell
 
     errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
     assert list(work.iterdir()) == [], "the notebook wrote into its working directory"
-    text = _outputs(notebook)
+    text = output_text(notebook)
     assert "audit chain intact" in text
     if candidates == "detected-by-the-notebook":
         assert "abuse candidates in" in text  # detect.detect ran and printed its summary

@@ -7,12 +7,12 @@ written for the test, so a ``python3`` kernel installed elsewhere on the machine
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
 import pytest
+from notebook_kit import kernel_manager, output_text
 
 from accesslake import views
 from accesslake.config import Settings
@@ -52,32 +52,6 @@ def small_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return lake
 
 
-def _kernel_manager(tmp_path: Path):  # -> jupyter_client.KernelManager
-    from jupyter_client import KernelManager
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    spec_dir = tmp_path / "kernels" / "accesslake-test"
-    spec_dir.mkdir(parents=True)
-    spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "accesslake test kernel",
-        "language": "python",
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
-    return KernelManager(
-        kernel_name="accesslake-test", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_dir.parent)])
-    )
-
-
-def _text(notebook: nbformat.NotebookNode) -> str:
-    out = []
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            out.append(output.get("text", ""))
-            out.append(output.get("data", {}).get("text/plain", ""))
-    return "\n".join(out)
-
-
 @pytest.mark.integration
 def test_traffic_overview_runs_against_a_demo_lake(
     small_lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -89,7 +63,7 @@ def test_traffic_overview_runs_against_a_demo_lake(
     path = NOTEBOOKS / "01-traffic-overview.ipynb"
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
-        notebook, km=_kernel_manager(tmp_path), timeout=120,
+        notebook, km=kernel_manager(tmp_path), timeout=120,
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     )
 
@@ -100,7 +74,7 @@ def test_traffic_overview_runs_against_a_demo_lake(
     stderr = [o["text"] for c in notebook.cells for o in c.get("outputs", []) if o.get("name") == "stderr"]
     assert [t for t in stderr if "building the font cache" not in t] == []  # matplotlib's first run says so
     stats = views.headline_stats(small_lake)
-    text = _text(notebook)
+    text = output_text(notebook)
     assert f"lake: {small_lake}" in text
     assert f"        requests: {stats['requests']}" in text
     assert f" unique_visitors: {stats['unique_visitors']}" in text
