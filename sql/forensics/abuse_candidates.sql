@@ -33,29 +33,33 @@ with requests as (
         and least(ts, received_at) > $cutoff
 ),
 
-decoded_once as (
-    select
-        *,
-        lower(coalesce(path, '')) as path_raw,
-        lower(concat_ws(chr(10), path || coalesce('?' || query, ''), referrer)) as target_raw,
-        lower(coalesce(user_agent, '')) as agent_raw
-    from requests
+-- The costly part (percent-decoding, payload and probe patterns) runs once per distinct
+-- (path, query, referrer) and per distinct user agent, not once per request.
+targets as (
+    select distinct path, query, referrer from requests
 ),
 
-decoded as (
+targets_decoded as (
     select
         *,
         path_raw || chr(10) || coalesce(try(url_decode(coalesce(try(url_decode(path_raw)), path_raw))), path_raw)
             as path_all,
         target_raw || chr(10) || coalesce(try(url_decode(coalesce(try(url_decode(target_raw)), target_raw))), target_raw)
-            as target_all,
-        agent_raw || chr(10) || coalesce(try(url_decode(agent_raw)), agent_raw) as agent_all
-    from decoded_once
+            as target_all
+    from (
+        select
+            *,
+            lower(coalesce(path, '')) as path_raw,
+            lower(concat_ws(chr(10), path || coalesce('?' || query, ''), referrer)) as target_raw
+        from targets
+    )
 ),
 
-flagged as (
+targets_flagged as (
     select
-        *,
+        path,
+        query,
+        referrer,
         coalesce(try(url_decode(path_raw)), path_raw) as path_decoded,
         -- probes no ordinary visitor of any site makes, whatever the answer
         regexp_matches(
@@ -66,16 +70,13 @@ flagged as (
             || '|/telescope/|/_ignition/|/_profiler/|/web\.config$|/etc/passwd|telerik\.web\.ui\.webresource\.axd'
             || '|/(backup|backups|back|dump|db|database|site|www|wwwroot|upload|htdocs)\.(sql|zip|rar|7z|tar|tar\.gz|tgz|bak)$'
             || '|\.(sql|bak|old|swp)$'
-        )
+        ) as is_probe_always,
         -- probes of software a site may really run: they count only when answered 4xx/5xx
-        or (
-            status >= 400
-            and regexp_matches(
-                path_all,
-                'wp-login\.php|/wp-admin(/|$)|xmlrpc\.php|wlwmanifest\.xml|/cgi-bin/|/admin\.php$'
-                || '|/administrator/|/server-(status|info)$|/autodiscover/autodiscover\.xml$'
-            )
-        ) as is_probe,
+        regexp_matches(
+            path_all,
+            'wp-login\.php|/wp-admin(/|$)|xmlrpc\.php|wlwmanifest\.xml|/cgi-bin/|/admin\.php$'
+            || '|/administrator/|/server-(status|info)$|/autodiscover/autodiscover\.xml$'
+        ) as is_probe_if_refused,
         regexp_matches(
             target_all,
             'union[\s/*!0-9()+]*(all[\s/*!0-9()+]*)?select|\(\s*select\s.{1,80}\sfrom\s|\bor\s+[''"]?\d+[''"]?\s*=\s*[''"]?\d|''\s*(or|and)\s+['']'
@@ -85,23 +86,45 @@ flagged as (
             || '|<script|javascript:|\bon(error|load)\s*=|<svg[\s/]|<iframe|document\.cookie'
             || '|\$\(|\$\{\s*(jndi|env|sys|java|lower|upper|date|ctx|base64|::-)|\(\)\s*\{'
             || '|(;|\||&&)\s*(ls|cat|wget|curl|id|uname|whoami|sh|bash|nc|rm|echo|chmod|perl|python|ping)\b'
-        )
+        ) as is_injection_target
+    from targets_decoded
+),
+
+agents_flagged as (
+    select
+        user_agent,
         -- user agents carry ';' and locale codes, so only unambiguous payloads count there
-        or regexp_matches(
-            agent_all,
+        regexp_matches(
+            agent_raw || chr(10) || coalesce(try(url_decode(agent_raw)), agent_raw),
             '<script|javascript:|\$\{\s*(jndi|env|sys|java|lower|upper|date|ctx|base64|::-)|\$\(|\(\)\s*\{'
             || '|union[\s/*!0-9()+]*(all[\s/*!0-9()+]*)?select|\.\./'
-        ) as is_injection,
-        (method is null and path is not null)
-            or method not in ('GET', 'HEAD', 'POST', 'OPTIONS', 'PUT', 'DELETE', 'PATCH') as is_odd_method,
-        status = 401 or (status = 403 and method = 'POST') as is_auth_failure,
+        ) as is_injection_agent,
         regexp_matches(
             coalesce(user_agent, ''),
             '(?i)googlebot|bingbot|yandex(bot|images)|baiduspider|duckduckbot|applebot|seznambot|slurp'
             || '|mj12bot|ahrefsbot|semrushbot|dotbot|petalbot|qwantify|facebookexternalhit'
-        ) as is_known_crawler,
-        left(concat_ws(' ', method, path || coalesce('?' || query, '')), 200) as request
-    from decoded
+        ) as is_known_crawler
+    from (select user_agent, lower(coalesce(user_agent, '')) as agent_raw from (select distinct user_agent from requests))
+),
+
+flagged as (
+    select
+        requests.*,
+        targets_flagged.path_decoded,
+        targets_flagged.is_probe_always
+            or (requests.status >= 400 and targets_flagged.is_probe_if_refused) as is_probe,
+        targets_flagged.is_injection_target or agents_flagged.is_injection_agent as is_injection,
+        (requests.method is null and requests.path is not null)
+            or requests.method not in ('GET', 'HEAD', 'POST', 'OPTIONS', 'PUT', 'DELETE', 'PATCH') as is_odd_method,
+        requests.status = 401 or (requests.status = 403 and requests.method = 'POST') as is_auth_failure,
+        agents_flagged.is_known_crawler,
+        left(concat_ws(' ', requests.method, requests.path || coalesce('?' || requests.query, '')), 200) as request
+    from requests
+    inner join targets_flagged
+        on requests.path is not distinct from targets_flagged.path
+        and requests.query is not distinct from targets_flagged.query
+        and requests.referrer is not distinct from targets_flagged.referrer
+    inner join agents_flagged on requests.user_agent is not distinct from agents_flagged.user_agent
 ),
 
 per_client as (
