@@ -8,7 +8,9 @@ calls, with the writer lock held. For the whole lake, not only yesterday
    not yet anonymised: rows in the scope of an active hold move intact to
    ``held/incident=<id>/`` (rule H2), the others are anonymised in place (A1-A3);
 2. returns the rows of holds that were released or passed their review date,
-   anonymised, to the main dataset (H4), unless another active hold covers them;
+   anonymised, to the main dataset (H4), unless another active hold covers them,
+   and then redacts those holds' records (addresses cut to networks, session
+   ids dropped);
 3. scrubs IP-like tokens from rejected lines past their deadline (A4);
 4. deletes abuse candidates (they carry IPs) past ``anonymize_after``;
 5. deletes raw landing files that are fully ingested and past ``anonymize_after``.
@@ -77,6 +79,7 @@ class AnonymizeResult:
     rejects_scrubbed: int = 0
     landing_deleted: list[str] = field(default_factory=list)
     candidates_deleted: int = 0
+    holds_redacted: list[str] = field(default_factory=list)
     recovered: int = 0
     holds_active: list[str] = field(default_factory=list)
     holds_returned: list[str] = field(default_factory=list)
@@ -91,6 +94,8 @@ class AnonymizeResult:
             f"{self.rejects_scrubbed} rejected lines {verb} scrubbed",
             f"{len(self.landing_deleted)} landing files {verb} deleted",
             f"{self.candidates_deleted} abuse candidates {verb} deleted (past anonymize_after)",
+            f"{len(self.holds_redacted)} ended holds {verb} redacted "
+            f"(scope cut to networks, session ids dropped): {', '.join(self.holds_redacted) or 'none'}",
         ]
 
 
@@ -214,6 +219,15 @@ def anonymize(settings: Settings, now: datetime, *, dry_run: bool = False) -> An
             back = back.with_columns(anonymize_exprs(policy, now, everything & pl.col("anonymized_at").is_null()))
             _return_held(lake, path, part, back, rehold)
 
+    # 2b. records of ended holds whose rows are all back: their scopes keep no addresses
+    still_held = {part.incident for part in lakefs.list_partitions(lake / lakefs.HELD) if part.files()}
+    for hold in holds.list_holds(lake):
+        if hold.redacted_at is None and not hold.is_active(now) and (dry_run or hold.id not in still_held):
+            result.holds_redacted.append(hold.id)
+            if not dry_run:
+                holds.redact_hold(lake, hold.id, now=now, ipv4_prefix=policy.ipv4_prefix,
+                                  ipv6_prefix=policy.ipv6_prefix)
+
     # 3. rejected lines
     reject_cutoff = (pl.col("received_at") + pl.duration(hours=policy.anonymize_after_hours)) <= pl.lit(now)
     for path in lakefs.list_files(lake / lakefs.REJECTS):
@@ -246,7 +260,7 @@ def anonymize(settings: Settings, now: datetime, *, dry_run: bool = False) -> An
             rows_anonymized=result.rows_anonymized, rows_held=result.rows_held,
             rows_returned=result.rows_returned, rejects_scrubbed=result.rejects_scrubbed,
             landing_deleted=len(result.landing_deleted), recovered=result.recovered,
-            candidates_deleted=result.candidates_deleted,
+            candidates_deleted=result.candidates_deleted, holds_redacted=result.holds_redacted,
             holds_active=result.holds_active, holds_returned=result.holds_returned,
             anonymize_after_hours=policy.anonymize_after_hours, max_age_hours=policy.max_age_hours,
             policy_override=policy.is_override,

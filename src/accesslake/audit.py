@@ -13,7 +13,7 @@ import ipaddress
 import stat
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -93,6 +93,7 @@ def run_audit(settings: Settings, now: datetime, *, record: bool = True) -> Audi
     finally:
         con.close()
     report.violations += _held_permissions(lake)
+    report.violations += _ended_holds(lake, now, policy.max_age)
     report.violations += _landing(settings, now)
     report.violations += _marts(lake)
     report.violations += detect.candidate_violations(settings, now)
@@ -151,6 +152,19 @@ def _accounting(lake: Path, con: duckdb.DuckDBPyConnection, row_files: list[str]
                 names = ", ".join(sorted(sources.get(key, set()))) or "not in the ledger"
                 problems.append(f"P4 {label}: site {key[0]} file {key[1]} ({names}): {stored.get(key, 0)} stored, "
                                 f"ledger says {expected.get(key, 0)}")
+    return problems
+
+
+def _ended_holds(lake: Path, now: datetime, max_age: timedelta) -> list[str]:
+    """P1 on hold records: an ended hold keeps no addresses or session ids past the limit."""
+    problems = []
+    for hold in holds.list_holds(lake):
+        if hold.is_active(now) or hold.redacted_at is not None:
+            continue
+        ended = hold.released_at or hold.review_at
+        if ended + max_age < now:
+            problems.append(f"P1 incidents: {lake / lakefs.INCIDENTS / (hold.id + '.json')} ended {ended.isoformat()} "
+                            "and still names addresses or sessions; run `accesslake anonymize`")
     return problems
 
 

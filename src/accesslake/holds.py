@@ -49,6 +49,7 @@ __all__ = [
     "list_holds",
     "matching_hold_id_expr",
     "open_hold",
+    "redact_hold",
     "release_hold",
     "renew_hold",
     "scope_expr",
@@ -133,6 +134,7 @@ class Hold:
     released_at: datetime | None = None
     renewals: tuple[Renewal, ...] = ()
     source_candidate: str | None = None
+    redacted_at: datetime | None = None  # scope cut to networks once the hold ended
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not _ID.match(self.id):
@@ -188,6 +190,7 @@ class Hold:
             "released_at": stamp(self.released_at),
             "renewals": [{"at": stamp(r.at), "by": r.by, "review_at": stamp(r.review_at)} for r in self.renewals],
             "source_candidate": self.source_candidate,
+            "redacted_at": stamp(self.redacted_at),
         }
 
     def to_json(self) -> str:
@@ -205,7 +208,7 @@ class Hold:
             return cls(
                 id=data["id"],
                 case_reference=data["case_reference"],
-                scope=Scope.from_dict(data["scope"]),
+                scope=Scope.from_dict(data["scope"], redacted=bool(data.get("redacted_at"))),
                 purpose=data["purpose"],
                 legal_basis=tuple(data["legal_basis"]),
                 authorized_by=data["authorized_by"],
@@ -219,6 +222,7 @@ class Hold:
                     for r in data.get("renewals", [])
                 ),
                 source_candidate=data.get("source_candidate"),
+                redacted_at=when(data.get("redacted_at")),
             )
         except HoldError as exc:
             raise HoldError(f"{source}: {exc}") from exc
@@ -414,3 +418,25 @@ def release_hold(lake: Path, hold_id: str, *, by: str, now: datetime) -> Hold:
         hold = _active_for_change(lake, hold_id, now, "release")
         released = replace(hold, status="released", released_by=by, released_at=now)
         return _save(lake, released, "hold.release", now)
+
+
+def redact_hold(lake: Path, hold_id: str, *, now: datetime, ipv4_prefix: int = 16, ipv6_prefix: int = 32) -> Hold:
+    """Cut an ended hold's scope to networks and drop its session ids (the record stays).
+
+    Once a hold is released or past its review date, its rows return anonymised
+    (rule H4); its record must not keep the addresses either. Refused for a hold
+    that is still active; a no-op for one already redacted.
+    """
+    now = _aware_utc(now, "--now")
+    with _locked(lake):
+        hold = get_hold(lake, hold_id)
+        if hold.is_active(now):
+            raise HoldError(f"hold {hold_id} is still active; release it before its scope can be redacted")
+        if hold.redacted_at is not None:
+            return hold
+        redacted = replace(
+            hold,
+            scope=Scope.redacted(hold.scope, ipv4_prefix=ipv4_prefix, ipv6_prefix=ipv6_prefix),
+            redacted_at=now,
+        )
+        return _save(lake, redacted, "hold.redact", now)

@@ -205,7 +205,40 @@ class Scope:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Scope:
+    def redacted(cls, scope: Scope, *, ipv4_prefix: int = 16, ipv6_prefix: int = 32) -> Scope:
+        """The scope as an ended hold's record keeps it: addresses cut to networks
+        (IPv4 /16, IPv6 /32 by default, as rule A1 allows), session ids dropped.
+
+        Such a scope may name no criterion any more; it is never matched again
+        (only active holds are), so the narrowness check does not apply.
+        """
+        networks: list[str] = []
+        for value in (*scope.ips, *scope.cidrs):
+            net = ipaddress.ip_network(value, strict=False)
+            prefix = ipv4_prefix if net.version == 4 else ipv6_prefix
+            if net.prefixlen > prefix:
+                net = net.supernet(new_prefix=prefix)
+            networks.append(str(net))
+        return cls._unchecked(
+            start=scope.start, end=scope.end, ips=(), cidrs=tuple(dict.fromkeys(networks)), session_ids=(),
+            paths=scope.paths, user_agents=scope.user_agents,
+        )
+
+    @classmethod
+    def _unchecked(cls, **values: Any) -> Scope:
+        scope = object.__new__(cls)
+        for name, value in values.items():
+            object.__setattr__(scope, name, value)
+        return scope
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, redacted: bool = False) -> Scope:
+        if redacted:
+            return cls._unchecked(
+                start=datetime.fromisoformat(data["start"]),
+                end=datetime.fromisoformat(data["end"]),
+                **{k: tuple(data.get(k, ())) for k in ("ips", "cidrs", "session_ids", "paths", "user_agents")},
+            )
         return cls(
             start=datetime.fromisoformat(data["start"]),
             end=datetime.fromisoformat(data["end"]),
