@@ -25,12 +25,9 @@ so a crash at any point followed by a re-run ends in the state of a clean run
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import json
 import os
 import signal
-import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -43,7 +40,7 @@ from accesslake.config import Settings
 from accesslake.policy import anonymize_exprs, due_mask, scrub_text_expr
 from accesslake.schema import REJECT_SCHEMA, REQUEST_SCHEMA, UTC_US
 
-__all__ = ["FAULT_POINTS", "AnonymizeResult", "anonymize", "landing_state", "recover"]
+__all__ = ["FAULT_POINTS", "AnonymizeResult", "anonymize", "recover"]
 
 FAULT_POINTS = (
     "after-held-write",  # held copy written, main file not yet rewritten
@@ -345,35 +342,6 @@ def _private_parents(lake: Path, target: Path) -> None:
         folder = folder.parent
 
 
-def landing_state(path: Path, records: list[dict[str, object]]) -> tuple[datetime | None, bool]:
-    """(oldest line or receipt known from the ledger, fully ingested?) of a raw file.
-
-    Records are matched by content (``file_key``, the hash of the first line),
-    not by name: a rotated or re-compressed copy of an ingested file gets no
-    ledger record of its own (ingest recognises it and reads nothing), yet
-    holds the same lines. ``(None, False)`` when the ledger knows nothing of it.
-    """
-    try:
-        with path.open("rb") as raw:
-            is_gzip = raw.read(2) == b"\x1f\x8b"
-            raw.seek(0)
-            fh = gzip.GzipFile(fileobj=raw, mode="rb") if is_gzip else raw
-            first = fh.readline(1 << 20)
-            size = path.stat().st_size
-            if is_gzip:
-                size = len(first) + sum(len(block) for block in iter(lambda: fh.read(1 << 24), b""))
-    except (OSError, EOFError, zlib.error):
-        return None, False  # unreadable or truncated: never complete; the audit judges it by its age
-    key = hashlib.sha256(first).hexdigest()[:16]
-    mine = [r for r in records if r["file_key"] == key]
-    if not first or not mine:
-        return None, False
-    oldest = min(
-        datetime.fromisoformat(str(r[name])) for r in mine for name in ("ingested_at", "min_ts") if r.get(name)
-    )
-    return oldest, max(int(str(r["offset"])) for r in mine) >= size
-
-
 def _expired_landing(settings: Settings, now: datetime) -> list[Path]:
     """Fully ingested landing files whose oldest line is past ``anonymize_after``.
 
@@ -385,7 +353,7 @@ def _expired_landing(settings: Settings, now: datetime) -> list[Path]:
     records = ingest.ledger_records(settings.lake)
     expired: list[Path] = []
     for path in ingest.landing_files(landing):
-        oldest, complete = landing_state(path, records)
+        oldest, complete = ingest.landing_state(path, records)
         if oldest is not None and complete and oldest + settings.policy.anonymize_after <= now:
             expired.append(path)
     return expired

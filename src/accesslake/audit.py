@@ -20,7 +20,6 @@ import duckdb
 import pyarrow.parquet as pq
 
 from accesslake import auditlog, detect, holds, ingest, lake as lakefs
-from accesslake.anonymize import landing_state
 from accesslake.config import Settings
 from accesslake.policy import PERSONAL_COLUMNS
 from accesslake.sqlfiles import query
@@ -186,7 +185,7 @@ def _landing(settings: Settings, now: datetime) -> list[str]:
     problems = []
     records = ingest.ledger_records(settings.lake)
     for path in ingest.landing_files(settings.lake / lakefs.LANDING):
-        oldest, _ = landing_state(path, records)  # by content: a renamed copy is as old as its lines
+        oldest, _ = ingest.landing_state(path, records)  # by content: a renamed copy is as old as its lines
         if oldest is None:
             oldest = datetime.fromtimestamp(path.stat().st_mtime, tz=now.tzinfo)
         if oldest + settings.policy.max_age < now:

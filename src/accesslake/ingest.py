@@ -43,10 +43,10 @@ from accesslake.errors import InputError
 from accesslake.formats import FieldSpec, compile_format, detect_format
 from accesslake.parse import ExtractedBatch, ParsedBatch, extract_batch, split_lines, type_batch
 from accesslake.policy import anonymize_exprs, due_mask, scrub_text_expr
-from accesslake.schema import REJECT_SCHEMA, REQUEST_SCHEMA, UTC_US, conform
+from accesslake.schema import REQUEST_SCHEMA, UTC_US, conform
 from accesslake.useragents import enrich
 
-__all__ = ["IngestResult", "ingest_file", "ledger_records", "landing_files", "recover"]
+__all__ = ["IngestResult", "ingest_file", "landing_files", "landing_state", "ledger_records", "recover"]
 
 # Text per batch: the peak memory of an ingest is about 15x this (two batches in flight,
 # allocator slack included) plus ~130 MiB of libraries. 20 MiB keeps it under 512 MiB
@@ -458,3 +458,32 @@ def _commit(lake: Path, result: IngestResult, staged: list[tuple[Path, Path]]) -
     record.pop("files")
     _append_ledger(lake, record)
     intent.unlink()
+
+
+def landing_state(path: Path, records: list[dict[str, object]]) -> tuple[datetime | None, bool]:
+    """(oldest line or receipt known from the ledger, fully ingested?) of a raw file.
+
+    Records are matched by content (``file_key``, the hash of the first line),
+    not by name: a rotated or re-compressed copy of an ingested file gets no
+    ledger record of its own (ingest recognises it and reads nothing), yet
+    holds the same lines. ``(None, False)`` when the ledger knows nothing of it.
+    """
+    try:
+        with path.open("rb") as raw:
+            is_gzip = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            fh = gzip.GzipFile(fileobj=raw, mode="rb") if is_gzip else raw
+            first = fh.readline(1 << 20)
+            size = path.stat().st_size
+            if is_gzip:
+                size = len(first) + sum(len(block) for block in iter(lambda: fh.read(1 << 24), b""))
+    except (OSError, EOFError, zlib.error):
+        return None, False  # unreadable or truncated: never complete; the audit judges it by its age
+    key = hashlib.sha256(first).hexdigest()[:16]
+    mine = [r for r in records if r["file_key"] == key]
+    if not first or not mine:
+        return None, False
+    oldest = min(
+        datetime.fromisoformat(str(r[name])) for r in mine for name in ("ingested_at", "min_ts") if r.get(name)
+    )
+    return oldest, max(int(str(r["offset"])) for r in mine) >= size
