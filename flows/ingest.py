@@ -17,9 +17,6 @@ the whole flow, which recovers first.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import zlib
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -29,8 +26,10 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 
-from accesslake import ingest as ingest_lib, lake as lakefs
+from accesslake import ingest as ingest_lib
+from accesslake import lake as lakefs
 from accesslake.config import Settings, load_settings, resolve_now
+from accesslake.errors import InputError
 from flows.runners import one_at_a_time, results_of
 
 __all__ = ["LOCK_WAIT_SECONDS", "file_key", "ingest_file", "ingest_landing", "landing_keys", "list_landing",
@@ -66,23 +65,12 @@ def ingest_file(
 
 
 def file_key(path: Path) -> str:
-    """``file_key`` as ``accesslake.ingest.ingest_file`` computes it: SHA-256 of the first line
-    (of the decompressed text for gzip), 16 hex digits.
-
-    A file that cannot be read gets a key of its own (its path): its ingest task reports why.
-    """
+    """The library's ``file_key`` of ``path`` (copies share it), or a key of its own for an
+    empty or unreadable file (its ingest task then reports why)."""
     try:
-        with path.open("rb") as raw:
-            is_gzip = raw.read(2) == b"\x1f\x8b"
-            raw.seek(0)
-            if is_gzip:
-                with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
-                    first = unzipped.readline(1 << 20)
-            else:
-                first = raw.readline(1 << 20)
-    except (OSError, EOFError, zlib.error):
+        return ingest_lib.file_key(path) or f"empty:{path}"
+    except InputError:
         return f"unreadable:{path}"
-    return hashlib.sha256(first).hexdigest()[:16]
 
 
 def submit_ingests(

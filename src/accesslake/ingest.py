@@ -37,7 +37,8 @@ from typing import IO
 import numpy as np
 import polars as pl
 
-from accesslake import auditlog, holds, lake as lakefs
+from accesslake import auditlog, holds
+from accesslake import lake as lakefs
 from accesslake.config import Settings
 from accesslake.errors import InputError
 from accesslake.formats import FieldSpec, compile_format, detect_format
@@ -46,7 +47,7 @@ from accesslake.policy import anonymize_exprs, due_mask, scrub_text_expr
 from accesslake.schema import REQUEST_SCHEMA, UTC_US, conform
 from accesslake.useragents import enrich
 
-__all__ = ["IngestResult", "ingest_file", "landing_files", "landing_state", "ledger_records", "recover"]
+__all__ = ["IngestResult", "file_key", "ingest_file", "landing_files", "landing_state", "ledger_records", "recover"]
 
 # Text per batch: the peak memory of an ingest is about 15x this (two batches in flight,
 # allocator slack included) plus ~130 MiB of libraries. 20 MiB keeps it under 512 MiB
@@ -159,6 +160,16 @@ def _head(path: Path, lines: int) -> bytes:
             return b"".join(fh.readline(1 << 20) for _ in range(lines))
         except (OSError, EOFError, zlib.error) as exc:
             raise InputError(f"{path}: cannot decompress ({exc}); is the file complete?") from exc
+
+
+def file_key(path: Path) -> str | None:
+    """A log file's identity: SHA-256 of its first (decompressed) line, 16 hex digits.
+
+    A rotated or recompressed copy has the same key. None for an empty file; a
+    file that cannot be read or decompressed raises :class:`InputError`.
+    """
+    first = _head(path, 1)
+    return hashlib.sha256(first).hexdigest()[:16] if first else None
 
 
 def _chunks(
@@ -280,13 +291,12 @@ def ingest_file(
     lake = settings.lake
     lakefs.check_site(site)
     name = str(path)
-    first = _head(path, 1)
-    if not first:
+    key = file_key(path)
+    if key is None:
         return IngestResult(name, site, "", fmt or "-", fmt is None, "empty", ingested_at=now.isoformat())
-    file_key = hashlib.sha256(first).hexdigest()[:16]
-    lines_before, offset, rejects_before = _previous(lake, site, file_key)
+    lines_before, offset, rejects_before = _previous(lake, site, key)
     spec, detected = _resolve_format(path, fmt, cookie)
-    result = IngestResult(name, site, file_key, spec.name, detected, "ingested", lines_before, offset=offset)
+    result = IngestResult(name, site, key, spec.name, detected, "ingested", lines_before, offset=offset)
     result.ingested_at = now.isoformat()
     with _open(path) as probe:
         is_gzip = isinstance(probe, gzip.GzipFile)
@@ -320,7 +330,7 @@ def ingest_file(
             while (item := pending.result()) is not None:
                 pending = pool.submit(read_and_extract)
                 size, n_lines, extracted, last = item
-                batch = type_batch(extracted, source_file=name, file_key=file_key, received_at=now)
+                batch = type_batch(extracted, source_file=name, file_key=key, received_at=now)
                 del extracted
                 result.offset += size
                 result.lines_read += n_lines
@@ -331,7 +341,7 @@ def ingest_file(
                 _check_ratio(path, spec, lines_before + result.lines_read,
                              rejects_before + result.rejects + batch.rejects.height, policy.max_reject_ratio,
                              first_bad, final=last)
-                staged += _write_batch(batch, run, lake, site, file_key, now, settings, active, result)
+                staged += _write_batch(batch, run, lake, site, key, now, settings, active, result)
         _check_ratio(path, spec, lines_before + result.lines_read, rejects_before + result.rejects,
                      policy.max_reject_ratio, first_bad, final=True)
         if result.lines_read == 0:
@@ -345,7 +355,7 @@ def ingest_file(
         if run.exists():
             shutil.rmtree(run, ignore_errors=True)
     auditlog.append_event(
-        lake, "ingest", now, source_file=name, site=site, file_key=file_key, format=spec.name,
+        lake, "ingest", now, source_file=name, site=site, file_key=key, format=spec.name,
         lines_read=result.lines_read, rows=result.rows, held=result.held, rejects=result.rejects,
         anonymized_on_write=result.anonymized_on_write, offset=result.offset,
     )
@@ -469,21 +479,27 @@ def landing_state(path: Path, records: list[dict[str, object]]) -> tuple[datetim
     holds the same lines. ``(None, False)`` when the ledger knows nothing of it.
     """
     try:
-        with path.open("rb") as raw:
-            is_gzip = raw.read(2) == b"\x1f\x8b"
-            raw.seek(0)
-            fh = gzip.GzipFile(fileobj=raw, mode="rb") if is_gzip else raw
-            first = fh.readline(1 << 20)
-            size = path.stat().st_size
-            if is_gzip:
-                size = len(first) + sum(len(block) for block in iter(lambda: fh.read(1 << 24), b""))
-    except (OSError, EOFError, zlib.error):
+        key = file_key(path)
+        if key is None:
+            return None, False
+        mine = [r for r in records if r["file_key"] == key]
+        if not mine:
+            return None, False
+        size = _uncompressed_size(path)
+    except InputError:
         return None, False  # unreadable or truncated: never complete; the audit judges it by its age
-    key = hashlib.sha256(first).hexdigest()[:16]
-    mine = [r for r in records if r["file_key"] == key]
-    if not first or not mine:
-        return None, False
     oldest = min(
         datetime.fromisoformat(str(r[name])) for r in mine for name in ("ingested_at", "min_ts") if r.get(name)
     )
     return oldest, max(int(str(r["offset"])) for r in mine) >= size
+
+
+def _uncompressed_size(path: Path) -> int:
+    """Bytes of text in ``path`` (decompressed for gzip), to compare with the ledger's offset."""
+    with _open(path) as fh:
+        if not isinstance(fh, gzip.GzipFile):
+            return path.stat().st_size
+        try:
+            return sum(len(block) for block in iter(lambda: fh.read(1 << 24), b""))
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"{path}: cannot decompress ({exc}); is the file complete?") from exc
