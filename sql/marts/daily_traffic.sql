@@ -37,35 +37,13 @@ previous as (
     }]'), recursive := true)
 ),
 
-build as (
-    select
-        max(received_at) as last_received_at,
-        coalesce(bool_or(anonymized_at is not null), false) as has_anonymized_rows,
-        coalesce(bool_or(received_at > $previous_until::timestamptz), false) as has_new_rows
-    from requests
-),
-
 build_mode as (
-    select
-        last_received_at,
-        has_anonymized_rows and $previous_until::timestamptz is not null as is_carried_over,
-        case
-            when not has_anonymized_rows then false
-            when $previous_until::timestamptz is null then true
-            else coalesce($previous_approximate::boolean, true) or has_new_rows
-        end as is_approximate
-    from build
+    select * from day_build_mode($files, $previous_until, $previous_approximate)
 ),
 
--- rows whose visitor identity this build counts: personal columns still present, and
--- received after the previous build when the figures are carried over
+-- rows whose visitor identity this build counts (sql/staging/day_visits.sql)
 identified as (
-    select requests.*
-    from requests
-    cross join build_mode
-    where
-        requests.anonymized_at is null
-        and (not build_mode.is_carried_over or requests.received_at > $previous_until::timestamptz)
+    select * from identified_requests($files, $previous_until, $previous_approximate)
 ),
 
 traffic as (
@@ -94,31 +72,9 @@ unique_visitors as (
     where client_ip is not null and not coalesce(status between 400 and 499, false)
 ),
 
-page_views as (
-    select
-        row_id,
-        ts,
-        coalesce('s:' || session_id, 'c:' || client_ip || '|' || coalesce(user_agent, '')) as visitor_key
-    from identified
-    where is_page
-),
-
-visit_starts as (
-    select
-        *,
-        coalesce(ts - lag(ts) over (partition by visitor_key order by ts, row_id) > interval 30 minute, true)
-            as is_visit_start
-    from page_views
-    where visitor_key is not null
-),
-
+-- page views with visitor key and visit number (sql/staging/day_visits.sql)
 visit_numbers as (
-    select
-        *,
-        sum(is_visit_start::integer) over (
-            partition by visitor_key order by ts, row_id rows between unbounded preceding and current row
-        ) as visit_number
-    from visit_starts
+    select * from visit_page_views($files, $previous_until, $previous_approximate)
 ),
 
 visits as (

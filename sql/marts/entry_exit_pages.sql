@@ -3,22 +3,7 @@
 -- Parameters: $files, $built_at, $previous, $previous_until, $previous_approximate
 --   (as in daily_traffic; figures are carried over on an anonymised day, docs/marts.md).
 -- Visits as in the visits mart; ties in time are broken by row_id.
-with requests as (
-    select
-        row_id,
-        ts,
-        client_ip,
-        session_id,
-        user_agent,
-        path,
-        is_bot,
-        is_page,
-        received_at,
-        anonymized_at
-    from read_parquet($files, union_by_name = true)
-),
-
-previous as (
+with previous as (
     select unnest(from_json($previous, '[{
         "path": "VARCHAR",
         "is_bot": "BOOLEAN",
@@ -28,62 +13,13 @@ previous as (
     }]'), recursive := true)
 ),
 
-build as (
-    select
-        max(received_at) as last_received_at,
-        coalesce(bool_or(anonymized_at is not null), false) as has_anonymized_rows,
-        coalesce(bool_or(received_at > $previous_until::timestamptz), false) as has_new_rows
-    from requests
-),
-
 build_mode as (
-    select
-        last_received_at,
-        has_anonymized_rows and $previous_until::timestamptz is not null as is_carried_over,
-        case
-            when not has_anonymized_rows then false
-            when $previous_until::timestamptz is null then true
-            else coalesce($previous_approximate::boolean, true) or has_new_rows
-        end as is_approximate
-    from build
+    select * from day_build_mode($files, $previous_until, $previous_approximate)
 ),
 
-identified as (
-    select requests.*
-    from requests
-    cross join build_mode
-    where
-        requests.anonymized_at is null
-        and (not build_mode.is_carried_over or requests.received_at > $previous_until::timestamptz)
-),
-
-page_views as (
-    select
-        row_id,
-        ts,
-        path,
-        is_bot,
-        coalesce('s:' || session_id, 'c:' || client_ip || '|' || coalesce(user_agent, '')) as visitor_key
-    from identified
-    where is_page
-),
-
-visit_starts as (
-    select
-        *,
-        coalesce(ts - lag(ts) over (partition by visitor_key order by ts, row_id) > interval 30 minute, true)
-            as is_visit_start
-    from page_views
-    where visitor_key is not null
-),
-
+-- page views with visitor key and visit number (sql/staging/day_visits.sql)
 visit_numbers as (
-    select
-        *,
-        sum(is_visit_start::integer) over (
-            partition by visitor_key order by ts, row_id rows between unbounded preceding and current row
-        ) as visit_number
-    from visit_starts
+    select * from visit_page_views($files, $previous_until, $previous_approximate)
 ),
 
 visits as (

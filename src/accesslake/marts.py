@@ -144,9 +144,12 @@ def days_touched(lake: Path) -> list[tuple[str, date]]:
 
 
 def connect_build() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection set up for building marts (session time zone UTC)."""
+    """An in-memory DuckDB connection set up for building marts: session time zone UTC, and
+    the visit macros the visitor marts share (sql/staging/day_visits.sql)."""
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'").fetchall()
+    for statement in con.extract_statements(read_sql("staging/day_visits")):
+        con.execute(statement).fetchall()
     return con
 
 
