@@ -101,31 +101,20 @@ def _journal_dir(lake: Path) -> Path:
 
 
 def _write_journal(lake: Path, name: str, body: dict[str, object]) -> Path:
-    folder = _journal_dir(lake)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(body), encoding="utf-8")
-    with tmp.open("rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    lakefs.fsync_dir(folder)
-    return path
+    return lakefs.write_text_atomic(_journal_dir(lake) / f"{name}.json", json.dumps(body))
 
 
 def recover(lake: Path) -> int:
     """Roll back half-done operations of a crashed run; returns how many."""
     count = ingest.recover(lake)
     folder = _journal_dir(lake)
-    if not folder.exists():
-        return count
-    for journal in sorted(folder.glob("*.json")):
+    for journal in lakefs.list_files(folder, ".json"):
         body = json.loads(journal.read_text(encoding="utf-8"))
         if body["op"] == "hold":
             source = lake / body["source"]
             moved = set(body["row_ids"])
             still_there = source.exists() and bool(
-                pl.read_parquet(source, columns=["row_id"])["row_id"].is_in(list(moved)).any()
+                lakefs.read_parquet(source, columns=["row_id"])["row_id"].is_in(list(moved)).any()
             )
             if still_there:  # main not rewritten yet: undo the held copies
                 for target in body["outputs"]:
@@ -135,15 +124,15 @@ def recover(lake: Path) -> int:
             if (lake / body["source"]).exists():  # held file not removed yet: undo the copy
                 lakefs.remove_file(lake / body["output"])
                 count += 1
-        journal.unlink()
-    for stray in folder.glob("*.tmp"):
-        stray.unlink()
+        lakefs.remove_file(journal)
+    for stray in lakefs.list_files(folder, ".tmp"):
+        lakefs.remove_file(stray)
     return count
 
 
 def _needs_rewrite(path: Path, cutoff: datetime) -> bool:
     """From Parquet statistics: any row not anonymised whose time is before ``cutoff``?"""
-    meta = pq.ParquetFile(path).metadata
+    meta = lakefs.parquet_metadata(path)
     names = [meta.schema.column(i).name for i in range(meta.num_columns)]
     idx = {n: names.index(n) for n in ("anonymized_at", "ts", "received_at")}
     for g in range(meta.num_row_groups):
@@ -182,7 +171,7 @@ def anonymize(settings: Settings, now: datetime, *, dry_run: bool = False) -> An
     for path in lakefs.list_files(lake / lakefs.REQUESTS):
         if not _needs_rewrite(path, cutoff):
             continue
-        frame = pl.read_parquet(path)
+        frame = lakefs.read_parquet(path)
         marked = frame.with_columns(pl.when(due).then(hold_id).otherwise(None).alias("_hold"))
         to_hold = marked.filter(pl.col("_hold").is_not_null())
         keep = marked.filter(pl.col("_hold").is_null()).drop("_hold")
@@ -202,7 +191,7 @@ def anonymize(settings: Settings, now: datetime, *, dry_run: bool = False) -> An
         if part.incident in active_ids:
             continue
         for path in part.files():
-            frame = pl.read_parquet(path)
+            frame = lakefs.read_parquet(path)
             marked = frame.with_columns(hold_id.alias("_hold"))
             rehold = marked.filter(pl.col("_hold").is_not_null())
             back = marked.filter(pl.col("_hold").is_null()).drop("_hold")
@@ -228,7 +217,7 @@ def anonymize(settings: Settings, now: datetime, *, dry_run: bool = False) -> An
     # 3. rejected lines
     reject_cutoff = (pl.col("received_at") + pl.duration(hours=policy.anonymize_after_hours)) <= pl.lit(now)
     for path in lakefs.list_files(lake / lakefs.REJECTS):
-        frame = pl.read_parquet(path)
+        frame = lakefs.read_parquet(path)
         late = reject_cutoff & pl.col("scrubbed_at").is_null()
         n = int(frame.select(late.sum()).item())
         if not n:
@@ -247,10 +236,11 @@ def anonymize(settings: Settings, now: datetime, *, dry_run: bool = False) -> An
     result.candidates_deleted = detect.expire_candidates(settings, now, dry_run=dry_run)
 
     # 5. raw landing files
-    result.landing_deleted = [str(p) for p in _expired_landing(settings, now)]
+    expired = _expired_landing(settings, now)
+    result.landing_deleted = [str(p) for p in expired]
     if not dry_run:
-        for name in result.landing_deleted:
-            Path(name).unlink(missing_ok=True)
+        for landed in expired:
+            lakefs.remove_file(landed)
         lakefs.clean_tmp(lake)
         auditlog.append_event(
             lake, "anonymize", now, files_rewritten=result.files_rewritten,
@@ -276,9 +266,9 @@ def _rewrite_main(lake: Path, path: Path, keep: pl.DataFrame, to_hold: pl.DataFr
         }
         journal = _write_journal(
             lake, f"hold-{path.name}-{site}-{day}",
-            {"op": "hold", "source": str(path.relative_to(lake)),
+            {"op": "hold", "source": lakefs.relative(path, lake),
              "row_ids": to_hold["row_id"].to_list(),
-             "outputs": [str(t.relative_to(lake)) for t in targets.values()]},
+             "outputs": [lakefs.relative(t, lake) for t in targets.values()]},
         )
         for (incident,), part in to_hold.partition_by("_hold", as_dict=True).items():
             target = targets[str(incident)]
@@ -291,7 +281,7 @@ def _rewrite_main(lake: Path, path: Path, keep: pl.DataFrame, to_hold: pl.DataFr
         lakefs.remove_file(path)
     _fault("after-main-write")
     if to_hold.height:
-        journal.unlink()
+        lakefs.remove_file(journal)
 
 
 def _free_target(target: Path) -> Path:
@@ -318,7 +308,7 @@ def _return_held(lake: Path, path: Path, part: lakefs.Partition, back: pl.DataFr
     for index, (_, target, _) in enumerate(outputs):
         journals.append(_write_journal(
             lake, f"return-{part.incident}-{part.site}-{part.day}-{path.name}-{index}",
-            {"op": "return", "source": str(path.relative_to(lake)), "output": str(target.relative_to(lake))},
+            {"op": "return", "source": lakefs.relative(path, lake), "output": lakefs.relative(target, lake)},
         ))
     for rows, target, private in outputs:
         if private:
@@ -328,18 +318,11 @@ def _return_held(lake: Path, path: Path, part: lakefs.Partition, back: pl.DataFr
     lakefs.remove_file(path)
     _fault("after-held-delete")
     for journal in journals:
-        journal.unlink()
+        lakefs.remove_file(journal)
 
 
 def _private_parents(lake: Path, target: Path) -> None:
-    held_root = lake / lakefs.HELD
-    held_root.mkdir(parents=True, exist_ok=True)
-    os.chmod(held_root, lakefs.PRIVATE_DIR_MODE)
-    folder = target.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    while folder != held_root:
-        os.chmod(folder, lakefs.PRIVATE_DIR_MODE)
-        folder = folder.parent
+    lakefs.make_private(lake / lakefs.HELD, target.parent)
 
 
 def _expired_landing(settings: Settings, now: datetime) -> list[Path]:

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
 
 from accesslake import auditlog, detect, holds, ingest, lake as lakefs
 from accesslake.config import Settings
@@ -53,7 +52,7 @@ def run_audit(settings: Settings, now: datetime, *, record: bool = True) -> Audi
     policy = settings.policy
     report = AuditReport(now=now.isoformat())
     max_age_us = int(policy.max_age_hours * 3_600_000_000)
-    con = duckdb.connect()
+    con = lakefs.connect(lake)
     try:
         main_files = [str(p) for p in lakefs.list_files(lake / lakefs.REQUESTS)]
         held_files = [str(p) for p in lakefs.list_files(lake / lakefs.HELD)]
@@ -170,8 +169,8 @@ def _ended_holds(lake: Path, now: datetime, max_age: timedelta) -> list[str]:
 def _held_permissions(lake: Path) -> list[str]:
     """H3: held/ and everything in it readable by the owner only."""
     root = lake / lakefs.HELD
-    if not root.exists():
-        return []
+    if lakefs.is_remote(root) or not root.exists():
+        return []  # object storage: access to held/ is the bucket policy's (docs/lake.md)
     problems = []
     for path in [root, *root.rglob("*")]:
         mode = stat.S_IMODE(path.stat().st_mode)
@@ -196,7 +195,7 @@ def _landing(settings: Settings, now: datetime) -> list[str]:
 def _marts(lake: Path) -> list[str]:
     problems = []
     for path in lakefs.list_files(lake / lakefs.MARTS):
-        names = set(pq.read_schema(path).names)
+        names = set(lakefs.parquet_metadata(path).schema.names)
         bad = sorted(names & FORBIDDEN_MART_COLUMNS)
         if bad:
             problems.append(f"P1 marts: {path} has personal columns {', '.join(bad)}")
@@ -206,15 +205,15 @@ def _marts(lake: Path) -> list[str]:
 def _leftovers(lake: Path) -> list[str]:
     """Temporary files, unfinished journals and database files must not outlive a run."""
     problems = []
-    tmp = lake / lakefs.TMP
-    for staged in sorted(p for p in tmp.rglob("*") if p.is_file()) if tmp.exists() else []:
-        problems.append(f"P1 temporary: {staged} was left in staging by an interrupted run")
-    for stray in lake.rglob(".*.tmp"):
-        problems.append(f"P1 temporary: {stray} was left by an interrupted write")
-    for folder in (lake / "ledger" / "journal", lake / "ledger" / "pending"):
-        for left in sorted(folder.iterdir()) if folder.exists() else []:
-            problems.append(f"P4 journal: {left} records an unfinished operation; run `accesslake anonymize`")
-    for path in lake.rglob("*"):
-        if path.suffix in DATABASE_SUFFIXES and path.is_file():
+    everything = lakefs.list_files(lake, "", hidden=True)
+    for path in everything:
+        relative = lakefs.relative(path, lake)
+        if relative.startswith(lakefs.TMP + "/"):
+            problems.append(f"P1 temporary: {path} was left in staging by an interrupted run")
+        elif path.name.startswith(".") and path.name.endswith(".tmp"):
+            problems.append(f"P1 temporary: {path} was left by an interrupted write")
+        elif relative.startswith(("ledger/journal/", "ledger/pending/")):
+            problems.append(f"P4 journal: {path} records an unfinished operation; run `accesslake anonymize`")
+        elif path.suffix in DATABASE_SUFFIXES:
             problems.append(f"P1 database: {path}: database files are not allowed in the lake")
     return problems

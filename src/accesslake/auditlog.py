@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from accesslake.lake import exclusive, is_remote, write_text_atomic
+
 __all__ = ["append_event", "audit_log_path", "read_events", "verify_chain"]
 
 GENESIS = "0" * 64
@@ -46,23 +48,34 @@ def _last_line(path: Path) -> str | None:
     return None
 
 
+def _record(prev: dict[str, Any] | None, event: str, at: datetime, details: dict[str, Any]) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "seq": (prev["seq"] + 1) if prev else 1,
+        "at": at.isoformat(),
+        "event": event,
+        **details,
+        "prev": prev["hash"] if prev else GENESIS,
+    }
+    record["hash"] = _digest(record)
+    return record
+
+
 def append_event(lake: Path, event: str, at: datetime, **details: Any) -> dict[str, Any]:
     """Append one event and return the written record."""
     path = audit_log_path(lake)
+    if is_remote(path):  # no appends on object storage: read, extend, rewrite under the log's own lock
+        with exclusive(path.with_name(".audit.lock"), wait_seconds=120, what="audit log lock"):
+            text = path.read_text(encoding="utf-8") if path.exists() else ""
+            lines = text.splitlines()
+            record = _record(json.loads(lines[-1]) if lines else None, event, at, details)
+            write_text_atomic(path, text + json.dumps(record, sort_keys=True, default=str) + "\n")
+        return record
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+", encoding="utf-8") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             last = _last_line(path) if path.stat().st_size else None
-            prev = json.loads(last) if last else None
-            record: dict[str, Any] = {
-                "seq": (prev["seq"] + 1) if prev else 1,
-                "at": at.isoformat(),
-                "event": event,
-                **details,
-                "prev": prev["hash"] if prev else GENESIS,
-            }
-            record["hash"] = _digest(record)
+            record = _record(json.loads(last) if last else None, event, at, details)
             fh.write(json.dumps(record, sort_keys=True, default=str) + "\n")
             fh.flush()
             os.fsync(fh.fileno())

@@ -68,15 +68,16 @@ def _plain(value: Any) -> Any:
 @command("ingest")
 def _ingest(args: argparse.Namespace, settings: Settings, now: datetime) -> Any:
     from accesslake.ingest import ingest_file
-    from accesslake.lake import writer_lock
     from accesslake.ingest import recover
+    from accesslake.lake import lake_root, writer_lock
 
     results = []
     with writer_lock(settings.lake, args.wait):
         recover(settings.lake)
         for path in args.files:
             results.append(
-                ingest_file(Path(path), settings, now, site=args.site, fmt=args.format, cookie=args.cookie)
+                ingest_file(lake_root(path, option="FILE"), settings, now, site=args.site, fmt=args.format,
+                            cookie=args.cookie)
             )
     _emit(args, results, [r.summary() for r in results])
 

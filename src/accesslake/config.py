@@ -16,6 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from accesslake.errors import ConfigError
+from accesslake.lake import lake_root
 from accesslake.policy import Policy, load_policy
 
 __all__ = ["DEFAULT_LAKE", "Settings", "load_settings", "parse_now", "resolve_now"]
@@ -30,7 +31,7 @@ ENV_POLICY = "ACCESSLAKE_POLICY"
 class Settings:
     """Where the lake lives, the site's time zone and the retention policy."""
 
-    lake: Path = DEFAULT_LAKE
+    lake: Path = DEFAULT_LAKE  # or an upath.UPath for s3:// (accesslake.lake.lake_root)
     policy: Policy = field(default_factory=Policy)
 
     @property
@@ -71,11 +72,13 @@ def load_settings(
 ) -> Settings:
     """Build the settings from options, then environment, then defaults."""
     environ = os.environ if env is None else env
-    lake_path = Path(lake or environ.get(ENV_LAKE) or DEFAULT_LAKE)
+    lake_path = lake_root(lake or environ.get(ENV_LAKE) or DEFAULT_LAKE)
     policy_file = policy_path or environ.get(ENV_POLICY)
     if policy_file is None and (lake_path / "policy.toml").is_file():
         policy_file = lake_path / "policy.toml"
-    policy = load_policy(Path(policy_file)) if policy_file else Policy()
+    if isinstance(policy_file, str):
+        policy_file = lake_root(policy_file, option="--policy")
+    policy = load_policy(policy_file) if policy_file else Policy()
     try:
         ZoneInfo(policy.site_timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:

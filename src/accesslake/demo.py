@@ -55,10 +55,13 @@ class DemoSummary:
 
 def _prepare(settings: Settings) -> None:
     lake = settings.lake
+    from accesslake.errors import ConfigError
+    from accesslake.lake import is_remote
+
+    if is_remote(lake):
+        raise ConfigError(f"--lake: {lake}: the demo builds a local folder; pass a folder such as data/demo")
     if lake.exists() and any(lake.iterdir()):
         if not (lake / MARKER).exists():
-            from accesslake.errors import ConfigError
-
             raise ConfigError(f"--lake: {lake} is not empty and not a demo lake; the demo needs its own folder")
         shutil.rmtree(lake)
     lake.mkdir(parents=True)

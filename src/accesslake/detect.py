@@ -29,7 +29,6 @@ The caller holds the writer lock (:func:`accesslake.lake.writer_lock`) for
 from __future__ import annotations
 
 import hashlib
-import os
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -140,12 +139,7 @@ def _params(policy: Policy) -> dict[str, Any]:
 
 def _private_parents(lake: Path, folder: Path) -> None:
     """``folder`` and every folder up to ``<lake>/forensics`` exist with mode 0700."""
-    top = lake / FORENSICS
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(top, lakefs.PRIVATE_DIR_MODE)
-    while folder != top:
-        os.chmod(folder, lakefs.PRIVATE_DIR_MODE)
-        folder = folder.parent
+    lakefs.make_private(lake / FORENSICS, folder)
 
 
 def _target(lake: Path, site: str, day: date) -> Path:
@@ -181,7 +175,7 @@ def detect(settings: Settings, now: datetime, day: date | None = None, site: str
     ]
     params = _params(policy)
     written: list[dict[str, Any]] = []
-    con = duckdb.connect()
+    con = lakefs.connect(lake)
     try:
         con.execute("set TimeZone = 'UTC'").fetchall()
         for part in partitions:
@@ -203,7 +197,7 @@ def detect(settings: Settings, now: datetime, day: date | None = None, site: str
                 _private_parents(lake, target.parent)
                 lakefs.write_parquet_atomic(frame, target, private=True)
                 result.files.append(str(target))
-                written.append({"file": str(target.relative_to(lake)), "rows": frame.height, "sha256": _sha256(target)})
+                written.append({"file": lakefs.relative(target, lake), "rows": frame.height, "sha256": _sha256(target)})
                 summary = frame.select("candidate_id", "site", "day", "client_ip", "kinds", "score")
                 result.candidates += summary.to_dicts()
                 for kinds in frame["kinds"].to_list():
@@ -229,7 +223,7 @@ def _conform(frame: pl.DataFrame) -> pl.DataFrame:
 
 def read_candidates(lake: Path, *, site: str | None = None, day: date | None = None) -> pl.DataFrame:
     """Every stored candidate (optionally of one site and/or day), best score first."""
-    frames = [pl.read_parquet(p) for p in lakefs.list_files(candidates_root(lake))]
+    frames = [lakefs.read_parquet(p) for p in lakefs.list_files(candidates_root(lake))]
     if not frames:
         return pl.DataFrame(schema=CANDIDATE_SCHEMA)
     frame = pl.concat([_conform(f) for f in frames], how="vertical")
@@ -298,7 +292,7 @@ def expire_candidates(settings: Settings, now: datetime, *, dry_run: bool = Fals
     due_before = now - settings.policy.anonymize_after
     removed = 0
     for path in lakefs.list_files(candidates_root(settings.lake)):
-        frame = pl.read_parquet(path)
+        frame = lakefs.read_parquet(path)
         keep = frame.filter(pl.col("oldest_at") > due_before)
         gone = frame.height - keep.height
         if not gone:
@@ -319,7 +313,7 @@ def candidate_violations(settings: Settings, now: datetime) -> list[str]:
     problems: list[str] = []
     limit = now - settings.policy.max_age
     for path in lakefs.list_files(candidates_root(lake)):
-        frame = pl.read_parquet(path, columns=["client_ip", "oldest_at"])
+        frame = lakefs.read_parquet(path, columns=["client_ip", "oldest_at"])
         late = frame.filter(pl.col("client_ip").is_not_null() & (pl.col("oldest_at") < limit))
         if late.height:
             problems.append(
@@ -327,7 +321,7 @@ def candidate_violations(settings: Settings, now: datetime) -> list[str]:
                 f"{settings.policy.max_age_hours:g} h limit (oldest {late['oldest_at'].min()!s})"
             )
     top = lake / FORENSICS
-    if top.exists():
+    if not lakefs.is_remote(top) and top.exists():  # object storage: the bucket policy's job
         for path in [top, *sorted(top.rglob("*"))]:
             mode = stat.S_IMODE(path.stat().st_mode)
             if mode & 0o077:

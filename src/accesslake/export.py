@@ -182,14 +182,14 @@ def _hold_rows(lake: Path, hold: holds.Hold) -> pl.DataFrame:
         if part.incident != hold.id:
             continue
         for path in part.files():
-            frames.append(_tagged(pl.read_parquet(path), "held", hold.id, part))
+            frames.append(_tagged(lakefs.read_parquet(path), "held", hold.id, part))
     first_day, last_day = hold.scope.start.date(), hold.scope.end.date()
     in_scope = holds.scope_expr(hold.scope) & pl.col("anonymized_at").is_null()
     for part in lakefs.list_partitions(lake / lakefs.REQUESTS):
         if not first_day <= part.day <= last_day:
             continue
         for path in part.files():
-            rows = pl.read_parquet(path).filter(in_scope)
+            rows = lakefs.read_parquet(path).filter(in_scope)
             if rows.height:
                 frames.append(_tagged(rows, "requests", None, part))
     if not frames:

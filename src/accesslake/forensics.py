@@ -36,6 +36,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from accesslake import lake as lakefs
 from accesslake.auditlog import append_event
 from accesslake.errors import AccesslakeError, ConfigError
 from accesslake.policy import HARD_LIMIT_HOURS
@@ -56,7 +57,7 @@ def _user() -> str:
 
 
 def _check_lake(lake: Path) -> Path:
-    lake = Path(lake)
+    lake = lakefs.as_lake(lake)
     if not lake.is_dir():
         raise ConfigError(f"--lake: {lake} is not a lake folder; pass the folder that holds requests/ and held/")
     return lake
@@ -67,10 +68,10 @@ def _log(lake: Path, now: datetime, via: str, **details: object) -> None:
 
 
 def _open(lake: Path, now: datetime, max_age_hours: float) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
+    con = lakefs.connect(lake)
     try:
         con.execute("set TimeZone = 'UTC'").fetchall()
-        con.execute("set variable lake = $lake", {"lake": str(lake.resolve())}).fetchall()
+        con.execute("set variable lake = $lake", {"lake": lakefs.uri(lake)}).fetchall()
         con.execute("set variable now = $now::timestamptz", {"now": now}).fetchall()
         con.execute("set variable max_age_hours = $hours", {"hours": float(max_age_hours)}).fetchall()
         for statement in con.extract_statements(read_sql(VIEWS)):
@@ -128,7 +129,13 @@ def shell_command(lake: Path, duckdb_cli: str = "duckdb", now: datetime | None =
     (``-init`` would run before the variable is set); with ``now``, the clock is
     set too (otherwise the shell uses the real one).
     """
-    quoted = str(Path(lake).resolve()).replace("'", "''")
+    lake = lakefs.as_lake(lake)
+    if lakefs.is_remote(lake):
+        raise ConfigError(
+            f"--lake: {lake}: the DuckDB shell cannot read object storage here (no httpfs); "
+            "use `accesslake sql --forensic` or the notebook's forensics.connect()"
+        )
+    quoted = lakefs.uri(lake).replace("'", "''")
     command = [duckdb_cli, "-cmd", f"SET VARIABLE lake = '{quoted}'"]
     if now is not None:
         command += ["-cmd", f"SET VARIABLE now = TIMESTAMPTZ '{now.astimezone(UTC).isoformat()}'"]
@@ -141,6 +148,7 @@ def open_shell(lake: Path, now: datetime | None = None, *, duckdb_cli: str = "du
     ``now`` is logged and, when given, also set as the shell's clock.
     """
     lake = _check_lake(lake)
+    shell_command(lake, duckdb_cli)  # refuses object storage before anything is logged
     program = shutil.which(duckdb_cli)
     if program is None:
         raise ConfigError(

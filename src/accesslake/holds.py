@@ -17,10 +17,8 @@ the audit log.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import os
 import re
 import secrets
 from collections.abc import Iterable, Iterator
@@ -34,7 +32,7 @@ import polars as pl
 
 from accesslake.auditlog import append_event
 from accesslake.errors import HoldError
-from accesslake.lake import INCIDENTS, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, fsync_dir
+from accesslake.lake import INCIDENTS, create_bytes, exclusive, list_files, make_private, write_bytes_atomic
 from accesslake.scope import MAX_WINDOW_DAYS, Scope, _aware_utc, _strings, scope_expr
 
 __all__ = [
@@ -235,8 +233,7 @@ class Hold:
 
 def _folder(lake: Path) -> Path:
     folder = lake / INCIDENTS
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(folder, PRIVATE_DIR_MODE)
+    make_private(folder, folder)
     return folder
 
 
@@ -252,34 +249,16 @@ def _path(lake: Path, hold_id: str) -> Path:
 def _locked(lake: Path) -> Iterator[Path]:
     """Serialise read-modify-write of hold records; yields the incidents folder."""
     folder = _folder(lake)
-    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with exclusive(folder / ".lock", wait_seconds=120, what="incident records lock"):
         yield folder
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def _write(path: Path, body: bytes, *, create: bool) -> None:
-    """Temp file, fsync, then rename (update) or hard-link (create: fails if taken)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
-    try:
-        os.fchmod(fd, PRIVATE_FILE_MODE)
-        os.write(fd, body)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        if create:
-            os.link(tmp, path)
-            tmp.unlink()
-        else:
-            os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    fsync_dir(path.parent)
+    """Crash-safe write of a record, 0600; ``create`` fails with FileExistsError if the id is taken."""
+    if create:
+        create_bytes(path, body, private=True)
+    else:
+        write_bytes_atomic(path, body, private=True)
 
 
 def _save(lake: Path, hold: Hold, event: str, now: datetime, *, create: bool = False) -> Hold:
@@ -362,10 +341,7 @@ def get_hold(lake: Path, hold_id: str) -> Hold:
 
 def list_holds(lake: Path) -> list[Hold]:
     """Every hold record, by id."""
-    folder = lake / INCIDENTS
-    if not folder.exists():
-        return []
-    paths = sorted(p for p in folder.glob("INC-*.json") if _ID.match(p.stem))
+    paths = [p for p in list_files(lake / INCIDENTS, ".json") if p.name.startswith("INC-") and _ID.match(p.stem)]
     return [Hold.from_json(p.read_text(encoding="utf-8"), str(p)) for p in paths]
 
 

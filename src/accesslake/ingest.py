@@ -112,12 +112,7 @@ def ledger_records(lake: Path) -> list[dict[str, object]]:
 
 
 def _append_ledger(lake: Path, record: dict[str, object]) -> None:
-    path = _ledger_path(lake)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record, sort_keys=True) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+    lakefs.append_text(_ledger_path(lake), json.dumps(record, sort_keys=True) + "\n")
 
 
 def _intent_dir(lake: Path) -> Path:
@@ -130,13 +125,13 @@ def recover(lake: Path) -> int:
     folder = _intent_dir(lake)
     if folder.exists():
         done = {(r["file_key"], r["site"], r["offset"]) for r in ledger_records(lake)}
-        for intent_path in sorted(folder.glob("*.json")):
+        for intent_path in lakefs.list_files(folder, ".json"):
             intent = json.loads(intent_path.read_text(encoding="utf-8"))
             if (intent["file_key"], intent["site"], intent["offset"]) not in done:
                 for target in intent["files"]:
                     lakefs.remove_file(lake / target)
                     undone += 1
-            intent_path.unlink()
+            lakefs.remove_file(intent_path)
     lakefs.clean_tmp(lake)
     return undone
 
@@ -241,6 +236,8 @@ def landing_files(landing: Path) -> list[Path]:
     """Files waiting in the landing folder (hidden files skipped), oldest name first."""
     if not landing.exists():
         return []
+    if lakefs.is_remote(landing):
+        return [p for p in lakefs.list_files(landing, "") if p.parent == landing]
     return sorted(p for p in landing.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
@@ -304,7 +301,7 @@ def ingest_file(
 
     active = holds.active_holds(lake, now)
     policy = settings.policy
-    run = lake / lakefs.TMP / f"ingest-{uuid.uuid4().hex[:12]}"
+    run = lakefs.staging_dir(lake, f"ingest-{uuid.uuid4().hex[:12]}")
     staged: list[tuple[Path, Path]] = []  # (staged path, final path)
     first_bad: str | None = None
     # A gzip file is complete: its last line is never held (it could not be completed later).
@@ -407,7 +404,7 @@ def _write_batch(
 
     def move(written: list[Path], dataset: str) -> None:
         for staged_path in written:
-            final = lake / dataset / staged_path.relative_to(run / dataset)
+            final = lake / dataset / staged_path.relative_to(run / dataset).as_posix()
             staged.append((staged_path, final))
 
     # Only rows past anonymize_after can be held (rule P3); none are in a fresh log.
@@ -448,26 +445,18 @@ def _write_batch(
 
 def _commit(lake: Path, result: IngestResult, staged: list[tuple[Path, Path]]) -> None:
     """Intent, moves, ledger record, intent removed: crash-safe with :func:`recover`."""
-    folder = _intent_dir(lake)
-    folder.mkdir(parents=True, exist_ok=True)
-    result.files = [str(final.relative_to(lake)) for _, final in staged]
-    intent = folder / f"{result.file_key}-{result.site}.json"
-    intent.write_text(json.dumps({"file_key": result.file_key, "site": result.site, "offset": result.offset,
-                                  "files": result.files}), encoding="utf-8")
-    lakefs.fsync_dir(folder)
+    result.files = [lakefs.relative(final, lake) for _, final in staged]
+    intent = _intent_dir(lake) / f"{result.file_key}-{result.site}.json"
+    lakefs.write_text_atomic(intent, json.dumps({"file_key": result.file_key, "site": result.site,
+                                                 "offset": result.offset, "files": result.files}))
     for staged_path, final in staged:
-        private = lakefs.HELD in final.relative_to(lake).parts[:1]
-        final.parent.mkdir(parents=True, exist_ok=True)
-        if private:
-            for parent in final.relative_to(lake).parents:
-                if str(parent) != ".":
-                    os.chmod(lake / parent, lakefs.PRIVATE_DIR_MODE)
-        os.replace(staged_path, final)
-        lakefs.fsync_dir(final.parent)
+        private = lakefs.relative(final, lake).startswith(lakefs.HELD + "/")
+        lakefs.publish(staged_path, final, root=lake / lakefs.HELD, private=private)
     record = asdict(result)
     record.pop("files")
     _append_ledger(lake, record)
-    intent.unlink()
+    lakefs.remove_file(intent)
+
 
 
 def landing_state(path: Path, records: list[dict[str, object]]) -> tuple[datetime | None, bool]:

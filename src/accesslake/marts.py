@@ -116,37 +116,38 @@ def mart_path(lake: Path, name: str, site: str, day: date) -> Path:
 
 def input_files(lake: Path, site: str, day: date) -> list[Path]:
     """The Parquet files holding the requests of one site and day: requests/ and every hold."""
-    files = lakefs.partition_dir(lake / lakefs.REQUESTS, site, day)
-    found = [p for p in files.glob("*.parquet") if not p.name.startswith(".")] if files.is_dir() else []
-    held_root = lake / lakefs.HELD
-    if held_root.is_dir():
-        for incident in sorted(held_root.glob("incident=*")):
-            folder = lakefs.partition_dir(incident, site, day)
-            if folder.is_dir():
-                found += [p for p in folder.glob("*.parquet") if not p.name.startswith(".")]
-    return sorted(found)
+    found = lakefs.Partition(site, day, lakefs.partition_dir(lake / lakefs.REQUESTS, site, day)).files()
+    for part in lakefs.list_partitions(lake / lakefs.HELD):
+        if part.site == site and part.day == day:
+            found += part.files()
+    return sorted(found, key=str)
 
 
 def days_touched(lake: Path) -> list[tuple[str, date]]:
-    """Every site/day of requests/ and held/ whose marts are missing or older than an input file."""
+    """Every site/day of requests/ and held/ whose marts are missing or older than an input file.
+
+    On object storage times are whole seconds: a mart as old as an input counts as stale.
+    """
     newest: dict[tuple[str, date], int] = {}
     for root in (lake / lakefs.REQUESTS, lake / lakefs.HELD):
         for part in lakefs.list_partitions(root):
             for path in part.files():
                 key = (part.site, part.day)
-                newest[key] = max(newest.get(key, 0), path.stat().st_mtime_ns)
+                newest[key] = max(newest.get(key, 0), lakefs.mtime_ns(path))
+    tie_is_stale = lakefs.is_remote(lake)
     stale = []
     for (site, day), mtime in sorted(newest.items()):
         paths = [mart_path(lake, name, site, day) for name in MART_NAMES]
-        if any(not p.is_file() or p.stat().st_mtime_ns < mtime for p in paths):
+        if any(not p.is_file() or lakefs.mtime_ns(p) < mtime or (tie_is_stale and lakefs.mtime_ns(p) == mtime)
+               for p in paths):
             stale.append((site, day))
     return stale
 
 
-def connect_build() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection set up for building marts: session time zone UTC, and
-    the visit macros the visitor marts share (sql/staging/day_visits.sql)."""
-    con = duckdb.connect()
+def connect_build(lake: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection set up for building marts over ``lake``: session time zone
+    UTC, and the visit macros the visitor marts share (sql/staging/day_visits.sql)."""
+    con = lakefs.connect(lake) if lake is not None else duckdb.connect()
     con.execute("set TimeZone = 'UTC'").fetchall()
     for statement in con.extract_statements(read_sql("staging/day_visits")):
         con.execute(statement).fetchall()
@@ -158,7 +159,7 @@ def _previous(path: Path) -> dict[str, Any]:
     empty: dict[str, Any] = {"previous": "[]", "previous_until": None, "previous_approximate": None}
     if not path.is_file():
         return empty
-    frame = pl.read_parquet(path)
+    frame = lakefs.read_parquet(path)
     if frame.height == 0 or "last_received_at" not in frame.columns:
         return empty
     return {
@@ -237,7 +238,7 @@ def build_marts(
     result = MartsResult(now=now.isoformat())
     if not targets:
         return result
-    con = connect_build()
+    con = connect_build(lake)
     try:
         for site, day in targets:
             lakefs.check_site(site)
@@ -260,8 +261,6 @@ def read_mart(lake: Path, name: str) -> pl.DataFrame:
     files = lakefs.list_files(lake / lakefs.MARTS / _check_name(name))
     if not files:
         return pl.DataFrame(schema={"site": pl.String, "date": pl.Date})
-    frame = pl.read_parquet(
-        files, hive_partitioning=True, hive_schema={"site": pl.String, "date": pl.Date}
-    )
+    frame = lakefs.read_partitioned(files)
     rest = [c for c in frame.columns if c not in ("site", "date")]
     return frame.select("site", "date", *rest).sort("site", "date", maintain_order=True)

@@ -32,7 +32,6 @@ lake's writer lock.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,7 +45,7 @@ from accesslake import mailstore
 from accesslake.auditlog import append_event
 from accesslake.config import Settings
 from accesslake.errors import ConfigError
-from accesslake.lake import PRIVATE_DIR_MODE, write_parquet_atomic
+from accesslake.lake import exclusive, make_private, read_parquet, write_parquet_atomic
 from accesslake.retention_periods import LEGAL_TZ, check_kind, due_date, is_deletable
 
 __all__ = [
@@ -176,14 +175,9 @@ def register_path(lake: Path) -> Path:
 @contextmanager
 def _locked(lake: Path) -> Iterator[None]:
     folder = register_path(lake).parent
-    folder.mkdir(parents=True, exist_ok=True)
-    folder.chmod(PRIVATE_DIR_MODE)
-    with (folder / ".lock").open("a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    make_private(folder, folder)
+    with exclusive(folder / ".lock", wait_seconds=120, what="message register lock"):
+        yield
 
 
 def _refresh(message: Message, settings: Settings) -> Message:
@@ -198,7 +192,7 @@ def _load(settings: Settings) -> dict[str, Message]:
     path = register_path(settings.lake)
     if not path.exists():
         return {}
-    rows = pl.read_parquet(path).to_dicts()
+    rows = read_parquet(path).to_dicts()
     messages = [_refresh(Message(**{**row, "copies": tuple(row["copies"] or ())}), settings) for row in rows]
     return {m.message_id: m for m in messages}
 

@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from accesslake import lake as lakefs
 from accesslake.errors import AccesslakeError, ConfigError
 from accesslake.marts import read_mart
 from accesslake.sqlfiles import read_sql
@@ -40,10 +41,11 @@ def connect(lake: Path, *, forensic: bool = False) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the analyst views over ``lake``."""
     if forensic:
         raise NotImplementedError("forensic views: issue 5")
-    con = duckdb.connect()
+    lake = lakefs.as_lake(lake)
+    con = lakefs.connect(lake)
     try:
         con.execute("set TimeZone = 'UTC'").fetchall()
-        con.execute("set variable lake = $lake", {"lake": str(Path(lake).resolve())}).fetchall()
+        con.execute("set variable lake = $lake", {"lake": lakefs.uri(lake)}).fetchall()
         for statement in con.extract_statements(read_sql("views")):
             con.execute(statement).fetchall()
     except duckdb.Error as exc:
