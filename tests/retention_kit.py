@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+import shutil
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -84,7 +85,7 @@ def open_hold(
 
 
 def _read(files: list[Path], schema: pl.Schema, **extra: str | None) -> pl.DataFrame:
-    frames = [pl.read_parquet(f).with_columns(pl.lit(str(f)).alias("_file")) for f in files]
+    frames = [lakefs.read_parquet(f).with_columns(pl.lit(str(f)).alias("_file")) for f in files]
     frame = pl.concat(frames) if frames else pl.DataFrame(schema={**schema, "_file": pl.String})
     return frame.with_columns(*(pl.lit(v, pl.String).alias(k) for k, v in extra.items()))
 
@@ -130,6 +131,20 @@ def row_count(lake: Path) -> int:
     return main_rows(lake).height + held_rows(lake).height
 
 
+def copy_lake(source: Path, storage: str, where: Path, s3_lake: str | None = None) -> Path:
+    """A copy of the local lake ``source``: a folder under ``where``, or the S3 prefix ``s3_lake``."""
+    if storage == "s3":
+        assert s3_lake is not None
+        lake = lakefs.lake_root(s3_lake)
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                lakefs.write_bytes_atomic(lake / path.relative_to(source).as_posix(), path.read_bytes())
+        return lake
+    lake = where / "lake"
+    shutil.copytree(source, lake)
+    return lake
+
+
 def tree(lake: Path) -> dict[str, tuple[int, str]]:
     """Every file and folder under ``lake``: relative path -> (mode, SHA-256 of the content)."""
     out: dict[str, tuple[int, str]] = {}
@@ -143,7 +158,7 @@ def leftovers(lake: Path) -> list[Path]:
     """Temporary files, staging and journals that must not outlive a run."""
     found = [p for p in lake.rglob("*") if p.is_file() and (p.name.endswith(".tmp") or lakefs.TMP in p.parts)]
     for folder in ("journal", "pending"):
-        found += list((lake / "ledger" / folder).glob("*"))
+        found += lakefs.list_files(lake / "ledger" / folder, "", hidden=True)
     return found
 
 

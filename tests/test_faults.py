@@ -10,7 +10,6 @@ old enough to scrub (``after-reject-write``).
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,7 +25,12 @@ from accesslake import lake as lakefs
 from accesslake.audit import run_audit
 from accesslake.auditlog import verify_chain
 from accesslake.config import Settings
-from retention_kit import Hit, held_rows, ingest_hits, leftovers, main_rows, open_hold, reject_rows, snapshot
+from retention_kit import (
+    Hit, copy_lake, held_rows, ingest_hits, leftovers, main_rows, open_hold, reject_rows, snapshot,
+)
+
+# Crash safety on a local folder (rename) and on S3 (no rename: journals and single PUTs).
+pytestmark = pytest.mark.both_storages
 
 T0 = datetime(2026, 10, 31, tzinfo=UTC)
 NOW = T0 + timedelta(days=8)
@@ -71,7 +75,7 @@ def start(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def clean_run(start: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Counter[tuple[object, ...]], list[str]]:
     """Content and landing folder after an uninterrupted run at NOW."""
-    lake = copy_lake(start, tmp_path_factory.mktemp("clean"))
+    lake = copy_lake(start, "local", tmp_path_factory.mktemp("clean"))
     result = anonymizer.anonymize(Settings(lake=lake), NOW)
     # every failure point is on the way
     assert result.rows_held == 8 + 2 and result.rows_returned == 2 and result.rejects_scrubbed == 3
@@ -83,15 +87,14 @@ def clean_run(start: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Co
     return snapshot(lake), landing(lake)
 
 
-def copy_lake(start: Path, where: Path) -> Path:
-    lake = where / "lake"
-    shutil.copytree(start, lake)
-    return lake
+@pytest.fixture
+def lake(start: Path, storage: str, tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """A copy of the starting lake, in a folder or on the test S3 server."""
+    return copy_lake(start, storage, tmp_path, request.getfixturevalue("s3_lake") if storage == "s3" else None)
 
 
 def landing(lake: Path) -> list[str]:
-    folder = lake / lakefs.LANDING
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    return sorted(p.name for p in lakefs.list_files(lake / lakefs.LANDING, ""))
 
 
 def assert_same_as_clean(lake: Path, clean_run: tuple[Counter[tuple[object, ...]], list[str]]) -> None:
@@ -106,10 +109,9 @@ def assert_same_as_clean(lake: Path, clean_run: tuple[Counter[tuple[object, ...]
 
 @pytest.mark.parametrize("point", anonymizer.FAULT_POINTS)
 def test_a_crash_at_each_point_then_a_rerun_equals_a_clean_run(
-    point: str, start: Path, clean_run: tuple[Counter[tuple[object, ...]], list[str]], tmp_path: Path,
+    point: str, clean_run: tuple[Counter[tuple[object, ...]], list[str]], lake: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    lake = copy_lake(start, tmp_path)
     settings = Settings(lake=lake)
     monkeypatch.setenv("ACCESSLAKE_FAULT", point)
     with pytest.raises(anonymizer.InjectedFault, match=point):
@@ -122,10 +124,9 @@ def test_a_crash_at_each_point_then_a_rerun_equals_a_clean_run(
 
 
 def test_a_crash_in_every_run_until_one_completes(
-    start: Path, clean_run: tuple[Counter[tuple[object, ...]], list[str]], tmp_path: Path,
+    clean_run: tuple[Counter[tuple[object, ...]], list[str]], lake: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    lake = copy_lake(start, tmp_path)
     settings = Settings(lake=lake)
     crashed = []
     for point in (*anonymizer.FAULT_POINTS, *reversed(anonymizer.FAULT_POINTS)):
@@ -141,16 +142,15 @@ def test_a_crash_in_every_run_until_one_completes(
 
 
 def test_a_dry_run_after_a_crash_changes_nothing(
-    start: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    lake: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lake = copy_lake(start, tmp_path)
     monkeypatch.setenv("ACCESSLAKE_FAULT", "after-held-write")
     with pytest.raises(anonymizer.InjectedFault):
         anonymizer.anonymize(Settings(lake=lake), NOW)
     monkeypatch.delenv("ACCESSLAKE_FAULT")
-    before = snapshot(lake), sorted(p for p in lake.rglob("*"))
+    before = snapshot(lake), sorted(str(p) for p in lakefs.list_files(lake, "", hidden=True))
     anonymizer.anonymize(Settings(lake=lake), NOW, dry_run=True)
-    assert (snapshot(lake), sorted(p for p in lake.rglob("*"))) == before
+    assert (snapshot(lake), sorted(str(p) for p in lakefs.list_files(lake, "", hidden=True))) == before
 
 
 def cli(lake: Path, *args: str, fault: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -164,9 +164,8 @@ def cli(lake: Path, *args: str, fault: str | None = None) -> subprocess.Complete
 
 
 def test_kill_9_in_the_middle_then_a_rerun_equals_a_clean_run(
-    start: Path, clean_run: tuple[Counter[tuple[object, ...]], list[str]], tmp_path: Path
+    clean_run: tuple[Counter[tuple[object, ...]], list[str]], lake: Path
 ) -> None:
-    lake = copy_lake(start, tmp_path)
     killed = cli(lake, "anonymize", fault="after-held-write:kill")
     assert killed.returncode == -signal.SIGKILL, killed.stderr
 

@@ -30,6 +30,9 @@ from accesslake.holds import (
     renew_hold,
 )
 
+# The retention suite runs on a local folder and on S3 (rules P1, P4, H1-H4 on both).
+pytestmark = pytest.mark.both_storages
+
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 T1 = datetime(2025, 3, 2, tzinfo=UTC)
 NOW = datetime(2025, 3, 3, 12, tzinfo=UTC)

@@ -14,6 +14,9 @@ from accesslake.config import Settings
 from accesslake.errors import HoldError
 from accesslake.ingest import ingest_file
 
+# The retention suite runs on a local folder and on S3 (rules P1, P4, H1-H4 on both).
+pytestmark = pytest.mark.both_storages
+
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 LINE = '{ip} - - [20/Nov/2026:10:{m:02d}:00 +0000] "GET /login HTTP/1.1" 401 12 "-" "curl/8.4" \n'
 

@@ -21,6 +21,7 @@ since (a live ``access.log``) ingests only its new lines.
 from __future__ import annotations
 
 import gzip
+import io
 import hashlib
 import json
 import os
@@ -139,6 +140,8 @@ def recover(lake: Path) -> int:
 def _open(path: Path) -> IO[bytes]:
     try:
         fh: IO[bytes] = path.open("rb")
+        if lakefs.is_remote(path):  # an fsspec file: give it the io interface (readline(limit), peek)
+            fh = io.BufferedReader(fh, buffer_size=8 << 20)  # type: ignore[arg-type]
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror}); check the path and permissions") from exc
     magic = fh.read(2)

@@ -520,17 +520,24 @@ def _try_remote_lock(lock: LakePath) -> dict[str, object] | None:
         pass
     try:
         holder = json.loads(lock.read_text(encoding="utf-8"))
-    except (OSError, ValueError, FileNotFoundError):
-        return {"host": "?", "pid": "?", "since": "?"}
-    if holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int) \
-            and not _pid_alive(holder["pid"]):
+    except FileNotFoundError:
+        holder = {}  # released meanwhile: retry
+    except (OSError, ValueError):
+        holder = None
+    if not isinstance(holder, dict) or not holder:
+        # Not a lock written here (e.g. a local lake's flock file copied to the bucket), or gone: take it.
+        stale = True
+    else:
+        stale = holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int) \
+            and not _pid_alive(holder["pid"])
+    if stale:
         remove_file(lock)  # left by a dead process on this host: break it and retry once
         try:
             lock.fs.pipe_file(_key(lock), body, mode="create")
             return None
         except (OSError, FileExistsError):
             pass
-    return holder
+    return holder if isinstance(holder, dict) and holder else {"host": "?", "pid": "?", "since": "?"}
 
 
 @contextmanager
@@ -541,9 +548,10 @@ def exclusive(lock: LakePath, wait_seconds: float = 0.0, *, what: str = "lock") 
         while (holder := _try_remote_lock(lock)) is not None:
             if time.monotonic() >= deadline:
                 raise LockError(
-                    f"{lock}: {what} is held by pid {holder.get('pid')} on {holder.get('host')} since "
-                    f"{holder.get('since')}; wait for it, pass --wait SECONDS, or delete {lock} "
-                    "if that run is dead"
+                    f"{lock.parent}: another accesslake run holds the {what} ({lock}); "
+                    "wait for it to finish, or pass --wait SECONDS"
+                    f" (held by pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}; "
+                    f"if that run is dead, delete {lock})"
                 )
             time.sleep(0.2)
         try:
