@@ -241,12 +241,15 @@ def _check_out_dir(out_dir: Path) -> None:
 
 def _append_disclosure(lake: Path, record: dict[str, Any]) -> None:
     path = disclosures_path(lake)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, lakefs.PRIVATE_DIR_MODE)
+    line = json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n"
+    if lakefs.is_remote(path):  # rewritten whole, under the writer lock the export holds
+        lakefs.append_text(path, line)
+        return
+    lakefs.make_private(path.parent, path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, lakefs.PRIVATE_FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode())
+        os.write(fd, line.encode())
         os.fsync(fd)
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)

@@ -484,10 +484,14 @@ def clean_tmp(lake: LakePath) -> int:
     return removed
 
 
-def connect(lake: LakePath) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection that can read the lake (object storage registered if remote)."""
-    con = duckdb.connect()
-    if is_remote(lake):
+def connect(lake: LakePath | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection that can read the lake (object storage registered if remote).
+
+    DuckDB never downloads extensions here (no network calls the user did not configure):
+    s3:// goes through the registered fsspec filesystem, not httpfs.
+    """
+    con = duckdb.connect(config={"autoinstall_known_extensions": False})
+    if lake is not None and is_remote(lake):
         con.register_filesystem(lake.fs)
     return con
 

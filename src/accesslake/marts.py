@@ -147,7 +147,7 @@ def days_touched(lake: Path) -> list[tuple[str, date]]:
 def connect_build(lake: Path | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection set up for building marts over ``lake``: session time zone
     UTC, and the visit macros the visitor marts share (sql/staging/day_visits.sql)."""
-    con = lakefs.connect(lake) if lake is not None else duckdb.connect()
+    con = lakefs.connect(lake)
     con.execute("set TimeZone = 'UTC'").fetchall()
     for statement in con.extract_statements(read_sql("staging/day_visits")):
         con.execute(statement).fetchall()

@@ -36,7 +36,7 @@ def read_sql(name: str) -> str:
 
 def query(name: str, params: dict[str, Any], con: duckdb.DuckDBPyConnection | None = None) -> pl.DataFrame:
     """Run the model ``name`` with bound ``params`` and return the result as Polars."""
-    connection = con or duckdb.connect()
+    connection = con or duckdb.connect(config={"autoinstall_known_extensions": False})
     try:
         table = connection.sql(read_sql(name), params=params).to_arrow_table()
         return pl.DataFrame(pl.from_arrow(table))
