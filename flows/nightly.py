@@ -3,7 +3,7 @@
 Outline (docs/architecture.md)::
 
     recover -> ingest landing/ (one task run per file) -> marts (one task run per day) -> detect
-            -> anonymise -> delete due messages -> audit -> publish counts -> fail on violations -> report (when asked)
+            -> anonymise (one task run per due partition, then the rest) -> delete due messages -> audit -> publish counts -> fail on violations -> report (when asked)
 
 Nothing the flow logs or publishes carries an IP: Prefect's database is
 outside the lake, where retention cannot reach.
@@ -12,8 +12,8 @@ run ends Failed (:class:`accesslake.errors.AuditError`) when the audit finds a
 violation, after the counts are published so the violations can be read in
 the UI. Deployed by ``prefect.yaml`` (02:30 Europe/Berlin); see docs/prefect.md.
 
-The ingests (one per landing file) and the marts (one per site/day) are
-submitted to the flow's task runner: one at a time by default, or across a
+The ingests (one per landing file), the marts (one per site/day) and the
+anonymisation of each due partition of requests/ are submitted to the flow's task runner: one at a time by default, or across a
 Dask cluster with :func:`nightly_on_dask` (flows/runners.py). Everything else
 runs in the flow process, which holds the lock.
 
@@ -44,8 +44,8 @@ from accesslake.report import write_report
 from flows.ingest import LOCK_WAIT_SECONDS, landing_keys, list_landing, submit_ingests
 from flows.runners import on_dask, one_at_a_time, results_of
 
-__all__ = ["ARTIFACT_KEY", "anonymize_lake", "audit_failure", "audit_lake", "counts_markdown", "nightly",
-           "nightly_on_dask", "publish_counts", "recover_lake"]
+__all__ = ["ARTIFACT_KEY", "anonymize_lake", "anonymize_partition", "audit_failure", "audit_lake", "counts_markdown", "nightly",
+           "nightly_on_dask", "partitions_due", "publish_counts", "recover_lake"]
 
 ARTIFACT_KEY = "accesslake-nightly"  # one artifact per run, versioned under this key in the UI
 
@@ -74,10 +74,25 @@ def detect_abuse(settings: Settings, now: datetime) -> detect.DetectResult:
     return detect.detect(settings, now)
 
 
+@task(name="anonymize-due", cache_policy=NO_CACHE)
+def partitions_due(settings: Settings, now: datetime) -> list[lakefs.Partition]:
+    """The partitions of requests/ holding rows to anonymise or hold (from Parquet statistics)."""
+    return anonymizer.partitions_due(settings, now)
+
+
+@task(name="anonymize-partition", cache_policy=NO_CACHE, task_run_name="anonymize {part.site} {part.day}")
+def anonymize_partition(settings: Settings, now: datetime, part: lakefs.Partition) -> anonymizer.AnonymizeResult:
+    """Step 1 of the backlog rewrite for one partition (these run in parallel on Dask)."""
+    return anonymizer.anonymize_partition(settings, now, part)
+
+
 @task(name="anonymize", cache_policy=NO_CACHE)
-def anonymize_lake(settings: Settings, now: datetime) -> anonymizer.AnonymizeResult:
-    """The backlog rewrite: anonymise past ``anonymize_after``, move held rows apart."""
-    return anonymizer.anonymize(settings, now)
+def anonymize_lake(
+    settings: Settings, now: datetime, main: list[anonymizer.AnonymizeResult] | None = None
+) -> anonymizer.AnonymizeResult:
+    """The backlog rewrite: anonymise past ``anonymize_after``, move held rows apart (``main``: the
+    partitions already done), return released holds' rows, scrub rejects, expire candidates and landing."""
+    return anonymizer.anonymize(settings, now, main=main)
 
 
 @task(name="report", cache_policy=NO_CACHE)
@@ -164,7 +179,8 @@ def nightly(
         built = [build_marts_for_day.submit(settings, moment, site_, day) for site_, day in days]
         result.marts = marts.MartsResult.merge(moment, results_of(built))
         result.detected = detect_abuse(settings, moment)
-        result.anonymized = anonymize_lake(settings, moment)
+        rewrites = [anonymize_partition.submit(settings, moment, part) for part in partitions_due(settings, moment)]
+        result.anonymized = anonymize_lake(settings, moment, results_of(rewrites))
         result.messages = delete_due_messages(settings, moment)
         result.audit = verdict = audit_lake(settings, moment)
     get_run_logger().info("\n".join(result.lines()))

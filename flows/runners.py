@@ -8,11 +8,12 @@ steps called directly in a flow (recover, detect, anonymise, audit) stay in
 the flow process. Either a temporary ``LocalCluster`` of ``workers`` processes
 with one thread each, or an existing cluster by its scheduler's ``address``.
 
-The lake's writer lock is an ``flock`` held by the flow process: tasks on the
-workers act under it, so a flow waits for every submitted task (:func:`results_of`)
-before it lets the lock go. Workers on other machines must see the lake at
-the same path (a shared file system) and import the same ``accesslake`` and
-``flows`` (see docs/prefect.md).
+The lake's writer lock (an ``flock``, or a lock object on S3) is held by the
+flow process: tasks on the workers act under it, so a flow waits for every
+submitted task (:func:`results_of`) before it lets the lock go. Workers on
+other machines must reach the lake the same way (``s3://`` with the same
+``AWS_*`` environment, or a shared file system at the same path) and import
+the same ``accesslake`` and ``flows`` (see docs/prefect.md).
 
 ``prefect-dask`` is a dev dependency, imported only when a Dask runner is built.
 """

@@ -40,7 +40,7 @@ from accesslake.config import Settings
 from accesslake.policy import anonymize_exprs, due_mask, scrub_text_expr
 from accesslake.schema import REJECT_SCHEMA, REQUEST_SCHEMA, UTC_US
 
-__all__ = ["FAULT_POINTS", "AnonymizeResult", "anonymize", "recover"]
+__all__ = ["FAULT_POINTS", "AnonymizeResult", "anonymize", "anonymize_partition", "partitions_due", "recover"]
 
 FAULT_POINTS = (
     "after-held-write",  # held copy written, main file not yet rewritten
@@ -154,21 +154,31 @@ def _needs_rewrite(path: Path, cutoff: datetime) -> bool:
     return False
 
 
-def anonymize(settings: Settings, now: datetime, *, dry_run: bool = False) -> AnonymizeResult:
-    """Run the backlog rewrite at ``now`` (the caller holds the writer lock)."""
+def partitions_due(settings: Settings, now: datetime) -> list[lakefs.Partition]:
+    """The partitions of requests/ with a file to rewrite at ``now`` (from Parquet statistics only)."""
+    cutoff = now - settings.policy.anonymize_after
+    return [part for part in lakefs.list_partitions(settings.lake / lakefs.REQUESTS)
+            if any(_needs_rewrite(path, cutoff) for path in part.files())]
+
+
+def anonymize_partition(
+    settings: Settings, now: datetime, part: lakefs.Partition, *, dry_run: bool = False,
+    active: list[holds.Hold] | None = None,
+) -> AnonymizeResult:
+    """Step 1 for one partition of requests/: anonymise its due rows, move rows under a hold to held/.
+
+    Partitions are independent (each file's journal and held targets are its own), so the
+    flow runs them in parallel on Dask; the caller holds the writer lock and has run
+    :func:`recover`. Returns the counts of this partition only.
+    """
     lake = settings.lake
     policy = settings.policy
     result = AnonymizeResult(dry_run=dry_run)
-    if not dry_run:
-        result.recovered = recover(lake)
-    active = holds.active_holds(lake, now)
-    result.holds_active = [h.id for h in active]
+    active = holds.active_holds(lake, now) if active is None else active
     cutoff = now - policy.anonymize_after
     due = due_mask(policy, now)
     hold_id = holds.matching_hold_id_expr(active)
-
-    # 1. main dataset
-    for path in lakefs.list_files(lake / lakefs.REQUESTS):
+    for path in part.files():
         if not _needs_rewrite(path, cutoff):
             continue
         frame = lakefs.read_parquet(path)
@@ -184,6 +194,34 @@ def anonymize(settings: Settings, now: datetime, *, dry_run: bool = False) -> An
         if dry_run:
             continue
         _rewrite_main(lake, path, keep.with_columns(anonymize_exprs(policy, now, due)), to_hold)
+    return result
+
+
+def anonymize(
+    settings: Settings, now: datetime, *, dry_run: bool = False, main: list[AnonymizeResult] | None = None
+) -> AnonymizeResult:
+    """Run the backlog rewrite at ``now`` (the caller holds the writer lock).
+
+    ``main``: the results of step 1 when the caller already ran :func:`anonymize_partition`
+    for every partition of :func:`partitions_due` (the Dask flow does, one task per partition).
+    """
+    lake = settings.lake
+    policy = settings.policy
+    result = AnonymizeResult(dry_run=dry_run)
+    if not dry_run:
+        result.recovered = recover(lake)
+    active = holds.active_holds(lake, now)
+    result.holds_active = [h.id for h in active]
+    hold_id = holds.matching_hold_id_expr(active)
+
+    # 1. main dataset, partition by partition
+    if main is None:
+        main = [anonymize_partition(settings, now, part, dry_run=dry_run, active=active)
+                for part in lakefs.list_partitions(lake / lakefs.REQUESTS)]
+    for done in main:
+        result.files_rewritten += done.files_rewritten
+        result.rows_anonymized += done.rows_anonymized
+        result.rows_held += done.rows_held
 
     # 2. held rows of holds that no longer count
     active_ids = {h.id for h in active}
