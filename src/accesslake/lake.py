@@ -73,6 +73,7 @@ __all__ = [
     "lake_root",
     "make_private",
     "mtime_ns",
+    "mtimes_ns",
     "parquet_metadata",
     "publish",
     "read_dataset",
@@ -407,6 +408,25 @@ def staging_dir(lake: LakePath, name: str) -> Path:
     return lake / TMP / name
 
 
+def mtimes_ns(root: LakePath) -> dict[str, int]:
+    """Modification time (ns) of every visible Parquet file under ``root``, by ``str(path)``;
+    one listing on object storage instead of a request per file."""
+    if not is_remote(root):
+        return {str(p): p.stat().st_mtime_ns for p in list_files(root)}
+    try:
+        found = root.fs.find(_key(root), withdirs=False, detail=True)
+    except FileNotFoundError:
+        return {}
+    base = _key(root).rstrip("/") + "/"
+    out = {}
+    for key, info in found.items():
+        name = key.rsplit("/", 1)[-1]
+        if key.startswith(base) and name.endswith(".parquet") and not name.startswith("."):
+            stamp = info.get("LastModified") or info.get("mtime")
+            out[str(root / key[len(base):])] = int(stamp.timestamp() * 1_000_000_000) if stamp else 0
+    return out
+
+
 def mtime_ns(path: LakePath) -> int:
     """Modification time in nanoseconds (object storage: the upload time, to the second)."""
     if is_remote(path):
@@ -467,8 +487,8 @@ def read_dataset(root: LakePath, schema: pl.Schema) -> pl.LazyFrame:
 
 def clean_tmp(lake: LakePath) -> int:
     """Remove staging left by an interrupted run; returns the number of files removed."""
-    if is_remote(lake):
-        stray = list_files(lake / TMP, "") + [p for p in list_files(lake, ".tmp") if p.name.startswith(".")]
+    if is_remote(lake):  # writes there are single PUTs: no temp files beside their targets
+        stray = list_files(lake / TMP, "", hidden=True)
         for path in stray:
             remove_file(path)
         return len(stray)
