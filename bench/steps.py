@@ -29,8 +29,9 @@ Result = dict[str, Any]
 
 def _settings(lake: str) -> Any:
     from accesslake.config import Settings
+    from accesslake.lake import lake_root
 
-    return Settings(lake=Path(lake))
+    return Settings(lake=lake_root(lake))  # a folder or s3://bucket/prefix (bench/s3.py)
 
 
 def _format(args: dict[str, Any]) -> str:
@@ -64,14 +65,12 @@ def ingest(args: dict[str, Any]) -> Result:
 
 
 def marts(args: dict[str, Any]) -> Result:
-    import pyarrow.parquet as pq
-
-    from accesslake.lake import writer_lock
+    from accesslake.lake import parquet_metadata, writer_lock
     from accesslake.marts import build_marts, input_files
 
     settings = _settings(args["lake"])
     day = date.fromisoformat(args["day"])
-    rows = sum(pq.ParquetFile(p).metadata.num_rows for p in input_files(settings.lake, args["site"], day))
+    rows = sum(parquet_metadata(p).num_rows for p in input_files(settings.lake, args["site"], day))
     start = time.perf_counter()
     with writer_lock(settings.lake):
         result = build_marts(settings, datetime.fromisoformat(args["now"]), days=[(args["site"], day)])

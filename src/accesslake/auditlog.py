@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from accesslake.lake import exclusive, is_remote, write_text_atomic
+from accesslake.lake import exclusive, is_remote, read_bytes_or_empty, write_text_atomic
 
 __all__ = ["append_event", "audit_log_path", "read_events", "verify_chain"]
 
@@ -65,7 +65,7 @@ def append_event(lake: Path, event: str, at: datetime, **details: Any) -> dict[s
     path = audit_log_path(lake)
     if is_remote(path):  # no appends on object storage: read, extend, rewrite under the log's own lock
         with exclusive(path.with_name(".audit.lock"), wait_seconds=120, what="audit log lock"):
-            text = path.read_text(encoding="utf-8") if path.exists() else ""
+            text = read_bytes_or_empty(path).decode("utf-8")
             lines = text.splitlines()
             record = _record(json.loads(lines[-1]) if lines else None, event, at, details)
             write_text_atomic(path, text + json.dumps(record, sort_keys=True, default=str) + "\n")

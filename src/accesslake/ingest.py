@@ -106,10 +106,8 @@ def _ledger_path(lake: Path) -> Path:
 
 
 def ledger_records(lake: Path) -> list[dict[str, object]]:
-    path = _ledger_path(lake)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    text = lakefs.read_bytes_or_empty(_ledger_path(lake)).decode("utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def _append_ledger(lake: Path, record: dict[str, object]) -> None:

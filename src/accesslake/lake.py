@@ -76,6 +76,7 @@ __all__ = [
     "mtimes_ns",
     "parquet_metadata",
     "publish",
+    "read_bytes_or_empty",
     "read_dataset",
     "read_parquet",
     "read_partitioned",
@@ -142,7 +143,7 @@ def lake_root(spec: str | os.PathLike[str], *, option: str = "--lake") -> LakePa
 
     # No listing cache: DuckDB and Polars write beside this filesystem object, and a
     # stale listing would hide a file from the anonymiser.
-    return UPath(text.rstrip("/"), use_listings_cache=False, skip_instance_cache=True)
+    return UPath(text.rstrip("/"), use_listings_cache=False)
 
 
 def is_remote(path: LakePath) -> bool:
@@ -374,10 +375,18 @@ def write_parquet_atomic(frame: pl.DataFrame, path: LakePath, *, private: bool =
     return path
 
 
+def read_bytes_or_empty(path: LakePath) -> bytes:
+    """The file's bytes, or b"" when it does not exist (one request on object storage, not two)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
 def append_text(path: LakePath, text: str) -> None:
     """Append ``text`` durably (fsync); on object storage the object is rewritten (caller holds a lock)."""
     if is_remote(path):
-        old = path.read_bytes() if path.exists() else b""
+        old = read_bytes_or_empty(path)
         write_bytes_atomic(path, old + text.encode("utf-8"))
         return
     path.parent.mkdir(parents=True, exist_ok=True)
