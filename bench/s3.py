@@ -68,8 +68,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     log = generated(out, args.lines)
     samples: dict[str, list[dict[str, Any]]] = {"local": [], "s3": []}
+    # The server's folder is short (its Unix sockets live there; paths are limited to 107 bytes).
     with tempfile.TemporaryDirectory(prefix="accesslake-s3-bench-", dir=out) as tmp, \
-            S3Server(Path(tmp) / "seaweed") as server:
+            tempfile.TemporaryDirectory(prefix="al-weed-") as weed, S3Server(Path(weed)) as server:
         os.environ.update(server.env)
         import s3fs
 
@@ -104,7 +105,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         peak_l = statistics.median(s[step].peak_bytes for s in samples["local"]) / 2**20
         peak_r = statistics.median(s[step].peak_bytes for s in samples["s3"]) / 2**20
         results["steps"][step] = {"local_s": local, "s3_s": remote, "ratio": remote / local,
-                                  "peak_mib_local": peak_l, "peak_mib_s3": peak_r}
+                                  "peak_mib_local": peak_l, "peak_mib_s3": peak_r,
+                                  "items_local": [s[step].report.get("items") for s in samples["local"]],
+                                  "items_s3": [s[step].report.get("items") for s in samples["s3"]]}
         rows.append(f"| {step} | {local:.2f} | {remote:.2f} | {remote / local:.2f}x | {peak_l:.0f} / {peak_r:.0f} |")
     print(f"{args.lines:,} lines, median of {args.runs}:")
     print("\n".join(rows))

@@ -64,3 +64,19 @@ def test_the_report_has_the_table_and_the_targets(smoke: tuple[dict, str, Path])
     assert any("peak memory" in n for n in names)
     assert all(t["met"] in (True, False, None) for t in results["targets"])
     assert not list(out.glob("run-*")), "the run's lakes are cleaned up"
+
+
+@pytest.mark.integration
+def test_the_s3_benchmark_runs_the_same_steps_on_a_folder_and_on_s3(tmp_path: Path) -> None:
+    """``bench/s3.py --smoke``: a SeaweedFS server of its own, every step on both, the same counts."""
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "s3.py"), "--smoke", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    steps = json.loads((tmp_path / "s3-results-5000.json").read_text())["steps"]
+    assert set(steps) == {"ingest", "marts", "anonymize", "nightly"}
+    for step in steps.values():
+        assert step["items_s3"] == step["items_local"] and step["items_local"][0] > 0
+    assert steps["ingest"]["items_local"] == steps["nightly"]["items_local"] == [5000]
+    assert "| nightly |" in proc.stdout
