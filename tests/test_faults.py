@@ -177,3 +177,60 @@ def test_kill_9_in_the_middle_then_a_rerun_equals_a_clean_run(
     rerun = cli(lake, "anonymize")
     assert rerun.returncode == 0, rerun.stderr
     assert_same_as_clean(lake, clean_run)
+
+
+# ---------------------------------------------------------------- ingest (intent, publish, ledger)
+
+
+@pytest.fixture(scope="module")
+def late_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tonight's file for the ingest crash tests: rows of the active hold's suspect among them."""
+    from retention_kit import write_log
+
+    return write_log(tmp_path_factory.mktemp("landing") / "day3.log", hits(T0 + timedelta(days=2), "c"),
+                     junk=["not a log line"])
+
+
+def ingest_once(lake: Path, log: Path) -> None:
+    from accesslake import ingest
+    from retention_kit import SID_FORMAT
+
+    with lakefs.writer_lock(lake):
+        ingest.recover(lake)
+        ingest.ingest_file(log, Settings(lake=lake), NOW, fmt=SID_FORMAT)
+
+
+@pytest.fixture(scope="module")
+def clean_ingest(start: Path, late_log: Path, tmp_path_factory: pytest.TempPathFactory) -> Counter[tuple[object, ...]]:
+    lake = copy_lake(start, "local", tmp_path_factory.mktemp("clean-ingest"))
+    ingest_once(lake, late_log)
+    return snapshot(lake)
+
+
+@pytest.mark.parametrize("point", ["ingest-after-intent", "ingest-after-first-publish", "ingest-after-ledger"])
+def test_an_ingest_crash_then_a_rerun_equals_a_clean_ingest(
+    point: str, lake: Path, late_log: Path, clean_ingest: Counter[tuple[object, ...]], storage: str,
+) -> None:
+    """Killed (SIGKILL) at each step of an ingest's commit; the next ingest run recovers."""
+    from accesslake import ingest
+
+    assert point in ingest.FAULT_POINTS
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCESSLAKE_")}
+    from retention_kit import SID_FORMAT
+
+    killed = subprocess.run(
+        [sys.executable, "-m", "accesslake.cli", "--lake", str(lake), "--now", NOW.isoformat(), "--wait", "0",
+         "ingest", "--format", SID_FORMAT, str(late_log)],
+        env={**env, "ACCESSLAKE_FAULT": f"{point}:kill"}, cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert leftovers(lake)  # the intent (and, locally, the staging) is still there
+    ingest_once(lake, late_log)
+    assert snapshot(lake) == clean_ingest
+    assert not leftovers(lake)
+    records = [r for r in ingest.ledger_records(lake) if r["source_file"] == str(late_log)]
+    assert len(records) == 1 and records[0]["rows"] + records[0]["held"] + records[0]["rejects"] == 25
+    report = run_audit(Settings(lake=lake), NOW, record=False)  # the start lake is not anonymised yet: P4 only
+    assert not [v for v in report.violations if v.startswith("P4")], report.violations
+    if storage == "s3":  # nothing personal left in the local staging of the S3 lake either
+        assert not [p for p in lakefs.staging_dir(lake, "x").parent.rglob("*") if p.is_file()]

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -37,10 +36,11 @@ import pyarrow.parquet as pq
 
 from accesslake import auditlog, detect, holds, ingest, lake as lakefs
 from accesslake.config import Settings
+from accesslake.faults import InjectedFault, fault
 from accesslake.policy import anonymize_exprs, due_mask, scrub_text_expr
 from accesslake.schema import REJECT_SCHEMA, REQUEST_SCHEMA, UTC_US
 
-__all__ = ["FAULT_POINTS", "AnonymizeResult", "anonymize", "anonymize_partition", "partitions_due", "recover"]
+__all__ = ["FAULT_POINTS", "AnonymizeResult", "InjectedFault", "anonymize", "anonymize_partition", "partitions_due", "recover"]
 
 FAULT_POINTS = (
     "after-held-write",  # held copy written, main file not yet rewritten
@@ -49,19 +49,6 @@ FAULT_POINTS = (
     "after-held-delete",  # held file removed, journal not yet removed
     "after-reject-write",
 )
-
-
-class InjectedFault(RuntimeError):
-    """Raised at a named failure point (tests only)."""
-
-
-def _fault(point: str) -> None:
-    wanted = os.environ.get("ACCESSLAKE_FAULT", "")
-    name, _, how = wanted.partition(":")
-    if name == point:
-        if how == "kill":
-            os.kill(os.getpid(), signal.SIGKILL)
-        raise InjectedFault(point)
 
 
 @dataclass
@@ -268,7 +255,7 @@ def anonymize(
             pl.when(late).then(pl.lit(now).cast(UTC_US)).otherwise(pl.col("scrubbed_at")).alias("scrubbed_at"),
         ).select(list(REJECT_SCHEMA.names()))
         lakefs.write_parquet_atomic(scrubbed, path)
-        _fault("after-reject-write")
+        fault("after-reject-write")
 
     # 4. abuse candidates (they carry IPs; a hold opened from one keeps its own scope)
     result.candidates_deleted = detect.expire_candidates(settings, now, dry_run=dry_run)
@@ -312,12 +299,12 @@ def _rewrite_main(lake: Path, path: Path, keep: pl.DataFrame, to_hold: pl.DataFr
             target = targets[str(incident)]
             _private_parents(lake, target)
             lakefs.write_parquet_atomic(part.drop("_hold").select(list(REQUEST_SCHEMA.names())), target, private=True)
-        _fault("after-held-write")
+        fault("after-held-write")
     if keep.height:
         lakefs.write_parquet_atomic(keep.select(list(REQUEST_SCHEMA.names())), path)
     else:
         lakefs.remove_file(path)
-    _fault("after-main-write")
+    fault("after-main-write")
     if to_hold.height:
         lakefs.remove_file(journal)
 
@@ -352,9 +339,9 @@ def _return_held(lake: Path, path: Path, part: lakefs.Partition, back: pl.DataFr
         if private:
             _private_parents(lake, target)
         lakefs.write_parquet_atomic(rows.select(list(REQUEST_SCHEMA.names())), target, private=private)
-    _fault("after-return-write")
+    fault("after-return-write")
     lakefs.remove_file(path)
-    _fault("after-held-delete")
+    fault("after-held-delete")
     for journal in journals:
         lakefs.remove_file(journal)
 

@@ -42,13 +42,21 @@ from accesslake import auditlog, holds
 from accesslake import lake as lakefs
 from accesslake.config import Settings
 from accesslake.errors import InputError
+from accesslake.faults import fault
 from accesslake.formats import FieldSpec, compile_format, detect_format
 from accesslake.parse import ExtractedBatch, ParsedBatch, extract_batch, split_lines, type_batch
 from accesslake.policy import anonymize_exprs, due_mask, scrub_text_expr
 from accesslake.schema import REQUEST_SCHEMA, UTC_US, conform
 from accesslake.useragents import enrich
 
-__all__ = ["IngestResult", "file_key", "ingest_file", "landing_files", "landing_state", "ledger_records", "recover"]
+FAULT_POINTS = (
+    "ingest-after-intent",  # intent written, nothing published
+    "ingest-after-first-publish",  # some files in place, no ledger record
+    "ingest-after-ledger",  # ledger record appended, intent not removed
+)
+
+__all__ = ["FAULT_POINTS", "IngestResult", "file_key", "ingest_file", "landing_files", "landing_state",
+           "ledger_records", "recover"]
 
 # Text per batch: the peak memory of an ingest is about 15x this (two batches in flight,
 # allocator slack included) plus ~130 MiB of libraries. 20 MiB keeps it under 512 MiB
@@ -121,10 +129,10 @@ def _intent_dir(lake: Path) -> Path:
 def recover(lake: Path) -> int:
     """Undo the moves of an ingest that crashed before its ledger record; clean staging."""
     undone = 0
-    folder = _intent_dir(lake)
-    if folder.exists():
+    intents = lakefs.list_files(_intent_dir(lake), ".json")
+    if intents:
         done = {(r["file_key"], r["site"], r["offset"]) for r in ledger_records(lake)}
-        for intent_path in lakefs.list_files(folder, ".json"):
+        for intent_path in intents:
             intent = json.loads(intent_path.read_text(encoding="utf-8"))
             if (intent["file_key"], intent["site"], intent["offset"]) not in done:
                 for target in intent["files"]:
@@ -450,12 +458,16 @@ def _commit(lake: Path, result: IngestResult, staged: list[tuple[Path, Path]]) -
     intent = _intent_dir(lake) / f"{result.file_key}-{result.site}.json"
     lakefs.write_text_atomic(intent, json.dumps({"file_key": result.file_key, "site": result.site,
                                                  "offset": result.offset, "files": result.files}))
-    for staged_path, final in staged:
+    fault("ingest-after-intent")
+    for index, (staged_path, final) in enumerate(staged):
         private = lakefs.relative(final, lake).startswith(lakefs.HELD + "/")
         lakefs.publish(staged_path, final, root=lake / lakefs.HELD, private=private)
+        if index == 0:
+            fault("ingest-after-first-publish")
     record = asdict(result)
     record.pop("files")
     _append_ledger(lake, record)
+    fault("ingest-after-ledger")
     lakefs.remove_file(intent)
 
 

@@ -413,8 +413,20 @@ def publish(staged: Path, final: LakePath, *, root: LakePath | None = None, priv
 def staging_dir(lake: LakePath, name: str) -> Path:
     """A local folder to stage ``name`` in: ``<lake>/_tmp/<name>``, or a temp folder for a remote lake."""
     if is_remote(lake):
-        return Path(tempfile.mkdtemp(prefix=f"accesslake-{name}-"))
+        return _local_staging(lake) / name
     return lake / TMP / name
+
+
+def _local_staging(lake: LakePath) -> Path:
+    """The local staging folder of a remote lake: fixed per lake, so recovery finds what a
+    killed run left there (P1 covers temporary files too); 0700."""
+    import hashlib
+
+    folder = Path(tempfile.gettempdir()) / "accesslake-staging" / hashlib.sha256(uri(lake).encode()).hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder.parent, PRIVATE_DIR_MODE)
+    os.chmod(folder, PRIVATE_DIR_MODE)
+    return folder
 
 
 def mtimes_ns(root: LakePath) -> dict[str, int]:
@@ -500,7 +512,10 @@ def clean_tmp(lake: LakePath) -> int:
         stray = list_files(lake / TMP, "", hidden=True)
         for path in stray:
             remove_file(path)
-        return len(stray)
+        local = _local_staging(lake)
+        left = [p for p in local.rglob("*") if p.is_file()]
+        shutil.rmtree(local, ignore_errors=True)
+        return len(stray) + len(left)
     removed = 0
     tmp_root = lake / TMP
     if tmp_root.exists():
