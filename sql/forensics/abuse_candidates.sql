@@ -117,8 +117,7 @@ flagged as (
         (requests.method is null and requests.path is not null)
             or requests.method not in ('GET', 'HEAD', 'POST', 'OPTIONS', 'PUT', 'DELETE', 'PATCH') as is_odd_method,
         requests.status = 401 or (requests.status = 403 and requests.method = 'POST') as is_auth_failure,
-        agents_flagged.is_known_crawler,
-        left(concat_ws(' ', requests.method, requests.path || coalesce('?' || requests.query, '')), 200) as request
+        agents_flagged.is_known_crawler
     from requests
     inner join targets_flagged
         on requests.path is not distinct from targets_flagged.path
@@ -132,10 +131,11 @@ per_client as (
         client_ip,
         count(*) as count_requests,
         count(*) filter (where status = 404) as count_404,
-        count(distinct path) filter (where status = 404) as count_404_paths,
+        -- distinct counts over the few matching rows (count(distinct ...) filter (...) groups every row)
+        coalesce(list_unique(list(path) filter (where status = 404)), 0)::bigint as count_404_paths,
         count(*) filter (where method = 'POST') as count_posts,
         count(*) filter (where is_auth_failure) as count_auth_failures,
-        count(distinct path_decoded) filter (where is_probe) as count_probe_paths,
+        coalesce(list_unique(list(path_decoded) filter (where is_probe)), 0)::bigint as count_probe_paths,
         count(*) filter (where is_injection) as count_injections,
         count(*) filter (where is_odd_method) as count_odd_methods,
         bool_and(is_known_crawler) as is_known_crawler,
@@ -261,7 +261,8 @@ candidates as (
 example_requests as (
     select
         client_ip,
-        request,
+        -- built here, for the candidates' rows only
+        left(concat_ws(' ', method, path || coalesce('?' || query, '')), 200) as request,
         bool_or(is_probe or is_injection or is_odd_method or is_auth_failure or status = 404 or method = 'POST')
             as is_suspicious,
         min(ts) as first_at

@@ -64,27 +64,29 @@ traffic as (
     from requests
 ),
 
-unique_visitors as (
-    select
-        count(distinct [client_ip, regexp_replace(coalesce(user_agent, ''), '\s', '', 'g')])
-            as count_unique_visitors
+-- the (client_ip, user agent) pairs that count; blanks are stripped once per distinct user
+-- agent (a day has few), not once per request
+visitor_pairs as (
+    select distinct client_ip, user_agent
     from identified
     where client_ip is not null and not coalesce(status between 400 and 499, false)
 ),
 
--- page views with visitor key and visit number (sql/staging/day_visits.sql)
-visit_numbers as (
-    select * from visit_page_views($files, $previous_until, $previous_approximate)
+agent_keys as materialized (
+    select user_agent, regexp_replace(coalesce(user_agent, ''), '\s', '', 'g') as agent_key
+    from (select distinct user_agent from visitor_pairs)
 ),
 
+unique_visitors as (
+    select count(distinct [visitor_pairs.client_ip, agent_keys.agent_key]) as count_unique_visitors
+    from visitor_pairs
+    inner join agent_keys on visitor_pairs.user_agent is not distinct from agent_keys.user_agent
+),
+
+-- one row per visit (sql/staging/day_visits.sql)
 visits as (
-    select
-        visitor_key,
-        visit_number,
-        count(*) as count_page_views,
-        epoch(max(ts) - min(ts)) as duration_s
-    from visit_numbers
-    group by visitor_key, visit_number
+    select count_page_views, duration_s
+    from day_visits($files, $previous_until, $previous_approximate)
 ),
 
 visit_totals as (

@@ -17,21 +17,10 @@ build_mode as (
     select * from day_build_mode($files, $previous_until, $previous_approximate)
 ),
 
--- page views with visitor key and visit number (sql/staging/day_visits.sql)
-visit_numbers as (
-    select * from visit_page_views($files, $previous_until, $previous_approximate)
-),
-
+-- one row per visit with its entry and exit path (sql/staging/day_visits.sql)
 visits as (
-    select
-        visitor_key,
-        visit_number,
-        coalesce(bool_or(is_bot), false) as is_bot,
-        count(*) as count_page_views,
-        first(path order by ts, row_id) as entry_path,
-        last(path order by ts, row_id) as exit_path
-    from visit_numbers
-    group by visitor_key, visit_number
+    select visitor_key, visit_number, is_bot, count_page_views, entry_path, exit_path
+    from day_visits($files, $previous_until, $previous_approximate)
 ),
 
 ends as (

@@ -8,7 +8,7 @@ with requests as (
 
 hours as (
     select
-        date_trunc('hour', ts at time zone 'UTC') at time zone 'UTC' as hour_at,
+        time_bucket(interval 1 hour, ts, 'UTC') as hour_at,
         count(*) as count_requests,
         count(*) filter (where is_page) as count_page_views,
         coalesce(sum(bytes), 0)::bigint as sum_bytes,

@@ -8,7 +8,7 @@ with requests as (
 
 final as (
     select
-        date_trunc('hour', ts at time zone 'UTC') at time zone 'UTC' as hour_at,
+        time_bucket(interval 1 hour, ts, 'UTC') as hour_at,
         status,
         (status // 100)::varchar || 'xx' as status_class,
         count(*) as count_requests,

@@ -32,20 +32,10 @@ build_mode as (
     select * from day_build_mode($files, $previous_until, $previous_approximate)
 ),
 
--- page views with visitor key and visit number (sql/staging/day_visits.sql)
-visit_numbers as (
-    select * from visit_page_views($files, $previous_until, $previous_approximate)
-),
-
+-- one row per visit (sql/staging/day_visits.sql)
 visits as (
-    select
-        visitor_key,
-        visit_number,
-        coalesce(bool_or(is_bot), false) as is_bot,
-        count(*) as count_page_views,
-        epoch(max(ts) - min(ts)) as duration_s
-    from visit_numbers
-    group by visitor_key, visit_number
+    select visitor_key, visit_number, is_bot, count_page_views, duration_s
+    from day_visits($files, $previous_until, $previous_approximate)
 ),
 
 bucketed as (

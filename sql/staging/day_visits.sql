@@ -11,6 +11,10 @@
 -- visit_page_views: page views of those rows with their visitor key (session id, else
 --   client_ip + user agent) and visit number (a new visit after 30 minutes without a
 --   page view); ties in time are broken by row_id.
+-- day_visits: one row per visit of visit_page_views (visitor key, visit number, is_bot when
+--   any of its page views is, page views, duration from first to last page view, entry and
+--   exit path). marts.build_day computes it once per day and serves it to the three
+--   visitor marts from a temp table (it is the costly part of each).
 
 create or replace macro day_build_mode(files, previous_until, previous_approximate) as table
     select
@@ -60,3 +64,15 @@ create or replace macro visit_page_views(files, previous_until, previous_approxi
             partition by visitor_key order by ts, row_id rows between unbounded preceding and current row
         ) as visit_number
     from visit_starts;
+
+create or replace macro day_visits(files, previous_until, previous_approximate) as table
+    select
+        visitor_key,
+        visit_number,
+        coalesce(bool_or(is_bot), false) as is_bot,
+        count(*) as count_page_views,
+        epoch(max(ts) - min(ts)) as duration_s,
+        first(path order by ts, row_id) as entry_path,
+        last(path order by ts, row_id) as exit_path
+    from visit_page_views(files, previous_until, previous_approximate)
+    group by visitor_key, visit_number;

@@ -208,20 +208,47 @@ def run_model(name: str, params: dict[str, Any], con: duckdb.DuckDBPyConnection)
 def build_day(
     con: duckdb.DuckDBPyConnection, settings: Settings, site: str, day: date, now: datetime
 ) -> dict[str, pl.DataFrame]:
-    """Build every mart of one site and day and write them; returns the frames written."""
+    """Build every mart of one site and day and write them; returns the frames written.
+
+    The visits of the day (the ``day_visits`` macro, the costly part of the visitor marts) are
+    computed once per distinct (previous_until, previous_approximate) into a temp table; while
+    a model that reads them runs, a temp macro of the same name serves that table instead.
+    """
     lake = settings.lake
     files = input_files(lake, site, day)
     frames: dict[str, pl.DataFrame] = {}
-    for name in MART_NAMES:
-        target = mart_path(lake, name, site, day)
-        params = model_params(files, site=site, day=day, tz=settings.site_tz, built_at=now,
-                              previous=_previous(target))
-        try:
-            frame = run_model(name, params, con)
-        except duckdb.Error as exc:
-            raise InputError(f"mart {name} for site {site} on {day.isoformat()}: {exc}") from exc
-        lakefs.write_parquet_atomic(frame, target)
-        frames[name] = frame
+    visit_tables: dict[tuple[Any, Any], str] = {}  # (previous_until, previous_approximate) -> temp table
+    visit_args = ("files", "previous_until", "previous_approximate")
+    try:
+        for name in MART_NAMES:
+            target = mart_path(lake, name, site, day)
+            params = model_params(files, site=site, day=day, tz=settings.site_tz, built_at=now,
+                                  previous=_previous(target))
+            reads_visits = "day_visits($files, $previous_until, $previous_approximate)" in read_sql(f"marts/{name}")
+            try:
+                if reads_visits:
+                    key = (params["previous_until"], params["previous_approximate"])
+                    table = visit_tables.get(key)
+                    if table is None:
+                        table = f"build_day_visits_{len(visit_tables)}"
+                        con.execute(f"create or replace temp table {table} as "
+                                    "select * from day_visits($files, $previous_until, $previous_approximate)",
+                                    {arg: params[arg] for arg in visit_args}).fetchall()
+                        visit_tables[key] = table
+                    con.execute("create or replace temp macro day_visits(files, previous_until, previous_approximate)"
+                                f" as table select * from {table}").fetchall()
+                try:
+                    frame = run_model(name, params, con)
+                finally:
+                    if reads_visits:
+                        con.execute("drop macro table if exists temp.day_visits").fetchall()
+            except duckdb.Error as exc:
+                raise InputError(f"mart {name} for site {site} on {day.isoformat()}: {exc}") from exc
+            lakefs.write_parquet_atomic(frame, target)
+            frames[name] = frame
+    finally:
+        for table in visit_tables.values():
+            con.execute(f"drop table if exists temp.{table}").fetchall()
     return frames
 
 
