@@ -179,16 +179,18 @@ def detect(settings: Settings, now: datetime, day: date | None = None, site: str
     try:
         con.execute("set TimeZone = 'UTC'").fetchall()
         for part in partitions:
-            files = [str(p) for p in part.files()]
-            if not files:
+            stored = part.files()
+            if not stored:
                 continue
             result.partitions.append(f"{part.site}/{part.day.isoformat()}")
             try:
-                found = query(
-                    MODEL,
-                    {**params, "files": files, "site": part.site, "day": part.day, "now": now, "cutoff": cutoff},
-                    con,
-                )
+                with lakefs.local_copies(lake, stored, f"detect-{part.site}-{part.day.isoformat()}") as files:
+                    found = query(
+                        MODEL,
+                        {**params, "files": [str(p) for p in files], "site": part.site, "day": part.day,
+                         "now": now, "cutoff": cutoff},
+                        con,
+                    )
             except duckdb.Error as exc:
                 raise AccesslakeError(f"sql/{MODEL}.sql: detection failed on {part.path}: {exc}") from exc
             frame = _conform(found)

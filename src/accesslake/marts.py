@@ -130,16 +130,18 @@ def days_touched(lake: Path) -> list[tuple[str, date]]:
     """
     newest: dict[tuple[str, date], int] = {}
     for root in (lake / lakefs.REQUESTS, lake / lakefs.HELD):
+        times = lakefs.mtimes_ns(root)  # one listing, not a request per file, on object storage
         for part in lakefs.list_partitions(root):
             for path in part.files():
                 key = (part.site, part.day)
-                newest[key] = max(newest.get(key, 0), lakefs.mtime_ns(path))
+                stamp = times.get(str(path))
+                newest[key] = max(newest.get(key, 0), stamp if stamp is not None else lakefs.mtime_ns(path))
+    built = lakefs.mtimes_ns(lake / lakefs.MARTS)
     tie_is_stale = lakefs.is_remote(lake)
     stale = []
     for (site, day), mtime in sorted(newest.items()):
-        paths = [mart_path(lake, name, site, day) for name in MART_NAMES]
-        if any(not p.is_file() or lakefs.mtime_ns(p) < mtime or (tie_is_stale and lakefs.mtime_ns(p) == mtime)
-               for p in paths):
+        stamps = [built.get(str(mart_path(lake, name, site, day))) for name in MART_NAMES]
+        if any(t is None or t < mtime or (tie_is_stale and t == mtime) for t in stamps):
             stale.append((site, day))
     return stale
 
@@ -215,7 +217,14 @@ def build_day(
     a model that reads them runs, a temp macro of the same name serves that table instead.
     """
     lake = settings.lake
-    files = input_files(lake, site, day)
+    with lakefs.local_copies(lake, input_files(lake, site, day), f"marts-{site}-{day.isoformat()}") as files:
+        return _build_day(con, settings, site, day, now, files)
+
+
+def _build_day(
+    con: duckdb.DuckDBPyConnection, settings: Settings, site: str, day: date, now: datetime, files: list[Path]
+) -> dict[str, pl.DataFrame]:
+    lake = settings.lake
     frames: dict[str, pl.DataFrame] = {}
     visit_tables: dict[tuple[Any, Any], str] = {}  # (previous_until, previous_approximate) -> temp table
     visit_args = ("files", "previous_until", "previous_approximate")
