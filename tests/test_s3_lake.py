@@ -24,7 +24,7 @@ import pytest
 
 from accesslake import auditlog, lake as lakefs, marts
 from accesslake.config import Settings
-from accesslake.errors import ConfigError
+from accesslake.errors import ConfigError, LockError
 from accesslake.schema import REQUEST_SCHEMA
 from retention_kit import SID_FORMAT, Hit, copy_lake, personal_past_deadline, write_log
 
@@ -130,6 +130,32 @@ def test_a_second_writer_on_s3_is_refused_and_a_dead_ones_lock_is_broken(s3_lake
                                             "since": "2026-11-21T03:00:00+00:00"}), encoding="utf-8")
     ok(run(s3_lake, "ingest", "--format", SID_FORMAT, str(log), now=NIGHT))
     assert not (lake / ".lock").exists()
+
+
+def test_a_lock_is_a_lease_renewed_while_held_and_taken_over_once_it_lapses(
+    s3_lake: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = lakefs.lake_root(s3_lake)
+    lock = lake / ".lock"
+    monkeypatch.setattr(lakefs, "LEASE_RENEW_SECONDS", 0.2)
+    with lakefs.writer_lock(lake):
+        first = json.loads(lock.read_text(encoding="utf-8"))
+        deadline = datetime.now(UTC) + timedelta(seconds=10)
+        while json.loads(lock.read_text(encoding="utf-8"))["renewed"] == first["renewed"]:
+            assert datetime.now(UTC) < deadline, "the lease was not renewed"
+    assert not lock.exists()
+
+    def other_host(renewed: datetime) -> None:
+        lock.write_text(json.dumps({"host": "worker-7", "pid": 1, "since": "2026-11-29T01:00:00+00:00",
+                                    "renewed": renewed.isoformat(timespec="seconds")}), encoding="utf-8")
+
+    other_host(datetime.now(UTC))  # another machine's live run: refused, and told who holds it
+    with pytest.raises(LockError, match=r"held by pid 1 on worker-7 since 2026-11-29T01:00:00\+00:00"):
+        with lakefs.writer_lock(lake, 0):
+            pass  # pragma: no cover
+    other_host(datetime.now(UTC) - timedelta(seconds=lakefs.LEASE_STALE_SECONDS + 60))  # that run died
+    with lakefs.writer_lock(lake, 0):
+        assert json.loads(lock.read_text(encoding="utf-8"))["host"] == os.uname().nodename
 
 
 def test_s3_lake_settings_come_from_the_url_and_bad_urls_are_named() -> None:

@@ -48,6 +48,7 @@ import re
 import shutil
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -563,9 +564,24 @@ def connect(lake: LakePath | None = None) -> duckdb.DuckDBPyConnection:
 # ---------------------------------------------------------------- locks
 
 
-def _holder() -> dict[str, object]:
-    return {"host": socket.gethostname(), "pid": os.getpid(),
-            "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+# A lock object on object storage is a lease: its holder rewrites ``renewed`` every
+# LEASE_RENEW_SECONDS; one not renewed for LEASE_STALE_SECONDS (wall clock) belongs to a
+# dead run on some machine (a killed pod, a lost VM) and is broken by the next run.
+LEASE_RENEW_SECONDS = 60.0
+LEASE_STALE_SECONDS = 600.0
+
+
+def _holder(since: str | None = None) -> dict[str, object]:
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return {"host": socket.gethostname(), "pid": os.getpid(), "since": since or now, "renewed": now}
+
+
+def _lease_expired(holder: dict[str, object]) -> bool:
+    try:
+        renewed = datetime.fromisoformat(str(holder.get("renewed") or holder.get("since")))
+    except ValueError:
+        return True
+    return (datetime.now(timezone.utc) - renewed).total_seconds() > LEASE_STALE_SECONDS
 
 
 def _pid_alive(pid: int) -> bool:
@@ -596,10 +612,18 @@ def _try_remote_lock(lock: LakePath) -> dict[str, object] | None:
         # Not a lock written here (e.g. a local lake's flock file copied to the bucket), or gone: take it.
         stale = True
     else:
-        stale = holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int) \
+        dead_here = holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int) \
             and not _pid_alive(holder["pid"])
+        stale = dead_here or _lease_expired(holder)
     if stale:
-        remove_file(lock)  # left by a dead process on this host: break it and retry once
+        # Left by a dead process here, or its lease ran out: break it (if it is still the one
+        # read, so a lock just taken by another run survives) and retry once.
+        try:
+            still = json.loads(lock.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            still = holder
+        if still == holder:
+            remove_file(lock)
         try:
             lock.fs.pipe_file(_key(lock), body, mode="create")
             return None
@@ -618,13 +642,28 @@ def exclusive(lock: LakePath, wait_seconds: float = 0.0, *, what: str = "lock") 
                 raise LockError(
                     f"{lock.parent}: another accesslake run holds the {what} ({lock}); "
                     "wait for it to finish, or pass --wait SECONDS"
-                    f" (held by pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}; "
-                    f"if that run is dead, delete {lock})"
+                    f" (held by pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}, "
+                    f"renewed {holder.get('renewed', '?')}; a lock not renewed for {LEASE_STALE_SECONDS / 60:g} "
+                    f"minutes is taken over, or delete {lock} if that run is dead)"
                 )
             time.sleep(0.2)
+        since = json.loads(lock.read_text(encoding="utf-8")).get("since")
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(LEASE_RENEW_SECONDS):
+                try:
+                    write_bytes_atomic(lock, json.dumps(_holder(since)).encode("utf-8"))
+                except Exception:  # noqa: BLE001 - a missed renewal is retried; LEASE_STALE_SECONDS allows ten
+                    continue
+
+        renewer = threading.Thread(target=renew, name="accesslake-lease", daemon=True)
+        renewer.start()
         try:
             yield
         finally:
+            stop.set()
+            renewer.join()
             remove_file(lock)
         return
     lock.parent.mkdir(parents=True, exist_ok=True)
