@@ -116,6 +116,17 @@ def test_the_cli_on_an_s3_lake_gives_what_it_gives_on_a_folder(s3_lake: str, tmp
     assert not lakefs.list_files(lake_s3 / lakefs.LANDING, "")
 
 
+def test_the_audit_names_s3_objects_that_break_the_rule(s3_lake: str, tmp_path: Path) -> None:
+    """Without the nightly anonymisation, rows past 168 h are found, by their s3:// key."""
+    log = write_log(tmp_path / "a.log", day_hits(T0))
+    ok(run(s3_lake, "ingest", "--format", SID_FORMAT, str(log), now=NIGHT))
+    failed = run(s3_lake, "audit", now=LATER)
+    assert failed.returncode == 1
+    report = json.loads(failed.stdout)
+    assert [v.split(": ")[0] for v in report["violations"]] == ["P1 requests"], report["violations"]
+    assert f"{s3_lake}/requests/site=default/date=2026-11-20/part-" in report["violations"][0]
+
+
 def test_a_second_writer_on_s3_is_refused_and_a_dead_ones_lock_is_broken(s3_lake: str, tmp_path: Path) -> None:
     lake = lakefs.lake_root(s3_lake)
     log = write_log(tmp_path / "a.log", day_hits(T0))
