@@ -53,11 +53,16 @@ def small_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.integration
+@pytest.mark.both_storages
 def test_traffic_overview_runs_against_a_demo_lake(
-    small_lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    small_lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, storage: str, request: pytest.FixtureRequest,
 ) -> None:
+    """On a folder, and on the same lake copied to S3 (``ACCESSLAKE_LAKE=s3://...``)."""
     from nbclient import NotebookClient
+    from retention_kit import copy_lake
 
+    if storage == "s3":
+        small_lake = copy_lake(small_lake, "s3", tmp_path, request.getfixturevalue("s3_lake"))
     monkeypatch.setenv("ACCESSLAKE_LAKE", str(small_lake))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     path = NOTEBOOKS / "01-traffic-overview.ipynb"
