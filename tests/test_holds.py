@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 
 from accesslake import holds, scope
+from accesslake import lake as lakefs
 from accesslake.auditlog import read_events, verify_chain
 from accesslake.errors import HoldError
 from accesslake.holds import (
@@ -81,9 +82,9 @@ def test_holds_re_exports_the_scope_api() -> None:
     assert {"MAX_WINDOW_DAYS", "Scope", "scope_expr"} <= set(holds.__all__)
 
 
-def test_holds_expr_and_matching_hold_id(tmp_path: Path) -> None:
-    first = make_hold(tmp_path, scope=make_scope(ips=("203.0.113.7",)))
-    second = make_hold(tmp_path, scope=make_scope(ips=("203.0.113.7", "192.0.2.9")))
+def test_holds_expr_and_matching_hold_id(lake: Path) -> None:
+    first = make_hold(lake, scope=make_scope(ips=("203.0.113.7",)))
+    second = make_hold(lake, scope=make_scope(ips=("203.0.113.7", "192.0.2.9")))
     frame = requests(
         [
             (INSIDE, "203.0.113.7", None, None, None),
@@ -108,9 +109,9 @@ def test_holds_expr_and_matching_hold_id(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- records and storage
 
 
-def test_open_hold_round_trips_through_json(tmp_path: Path) -> None:
+def test_open_hold_round_trips_through_json(lake: Path) -> None:
     hold = make_hold(
-        tmp_path,
+        lake,
         legal_basis=("bdsg-24", "Art. 6(1)(c) GDPR", "6-1-c"),
         review_days=14,
         source_candidate="cand-42",
@@ -121,24 +122,26 @@ def test_open_hold_round_trips_through_json(tmp_path: Path) -> None:
     assert hold.review_at == NOW + timedelta(days=14)
     assert hold.status == "active" and hold.is_active(NOW)
     assert Hold.from_json(hold.to_json()) == hold
-    assert get_hold(tmp_path, hold.id) == hold
-    assert json.loads((tmp_path / "incidents" / f"{hold.id}.json").read_text())["case_reference"] == "CASE-2025-001"
+    assert get_hold(lake, hold.id) == hold
+    assert json.loads((lake / "incidents" / f"{hold.id}.json").read_text())["case_reference"] == "CASE-2025-001"
 
 
-def test_hold_files_are_private(tmp_path: Path) -> None:
-    hold = make_hold(tmp_path)
-    folder = tmp_path / "incidents"
-    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-    assert stat.S_IMODE((folder / f"{hold.id}.json").stat().st_mode) == 0o600
-    renew_hold(tmp_path, hold.id, by="dpo", now=NOW + timedelta(days=1))
-    assert stat.S_IMODE((folder / f"{hold.id}.json").stat().st_mode) == 0o600
-    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+def test_hold_files_are_private(lake: Path, storage: str) -> None:
+    """0700/0600 locally; on object storage incidents/ is its own prefix, for the bucket policy."""
+    hold = make_hold(lake)
+    folder = lake / "incidents"
+    renew_hold(lake, hold.id, by="dpo", now=NOW + timedelta(days=1))
+    assert [p.name for p in lakefs.list_files(folder, ".json")] == [f"{hold.id}.json"]
+    assert not [p for p in lakefs.list_files(lake, "", hidden=True) if p.name.endswith(".tmp")]
+    if storage == "local":
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert stat.S_IMODE((folder / f"{hold.id}.json").stat().st_mode) == 0o600
 
 
-def test_ids_are_unique(tmp_path: Path) -> None:
-    ids = {make_hold(tmp_path).id for _ in range(40)}
+def test_ids_are_unique(lake: Path) -> None:
+    ids = {make_hold(lake).id for _ in range(40)}
     assert len(ids) == 40
-    assert [h.id for h in list_holds(tmp_path)] == sorted(ids)
+    assert [h.id for h in list_holds(lake)] == sorted(ids)
 
 
 @pytest.mark.parametrize(
@@ -156,29 +159,29 @@ def test_ids_are_unique(tmp_path: Path) -> None:
         ({"now": datetime(2025, 3, 3)}, "--now: 2025-03-03T00:00:00 has no time zone"),
     ],
 )
-def test_malformed_hold_is_refused(tmp_path: Path, kwargs: dict[str, object], fragment: str) -> None:
+def test_malformed_hold_is_refused(lake: Path, kwargs: dict[str, object], fragment: str) -> None:
     with pytest.raises(HoldError) as info:
-        make_hold(tmp_path, **kwargs)
+        make_hold(lake, **kwargs)
     assert fragment in str(info.value)
-    assert list_holds(tmp_path) == []
-    assert read_events(tmp_path) == []
+    assert list_holds(lake) == []
+    assert read_events(lake) == []
 
 
-def test_a_hand_edited_review_date_beyond_30_days_is_refused_on_load(tmp_path: Path) -> None:
-    hold = make_hold(tmp_path)
-    path = tmp_path / "incidents" / f"{hold.id}.json"
+def test_a_hand_edited_review_date_beyond_30_days_is_refused_on_load(lake: Path) -> None:
+    hold = make_hold(lake)
+    path = lake / "incidents" / f"{hold.id}.json"
     data = json.loads(path.read_text())
     data["review_at"] = (NOW + timedelta(days=45)).isoformat()
     path.write_text(json.dumps(data))
     with pytest.raises(HoldError, match=r"at most 30 days later \(rule H1\)") as info:
-        get_hold(tmp_path, hold.id)
+        get_hold(lake, hold.id)
     assert str(path) in str(info.value)
 
 
 @pytest.mark.parametrize("hold_id", ["INC-20250303-ffff", "../../etc/passwd", "inc-x"])
-def test_unknown_hold_is_named(tmp_path: Path, hold_id: str) -> None:
+def test_unknown_hold_is_named(lake: Path, hold_id: str) -> None:
     with pytest.raises(HoldError) as info:
-        get_hold(tmp_path, hold_id)
+        get_hold(lake, hold_id)
     assert repr(hold_id) in str(info.value)
     assert "accesslake incident list" in str(info.value)
 
@@ -186,62 +189,62 @@ def test_unknown_hold_is_named(tmp_path: Path, hold_id: str) -> None:
 # ---------------------------------------------------------------- lifecycle
 
 
-def test_renew_then_release(tmp_path: Path) -> None:
-    hold = make_hold(tmp_path, review_days=7)
+def test_renew_then_release(lake: Path) -> None:
+    hold = make_hold(lake, review_days=7)
     later = NOW + timedelta(days=6)
-    renewed = renew_hold(tmp_path, hold.id, by="dpo@example.org", now=later, days=10)
+    renewed = renew_hold(lake, hold.id, by="dpo@example.org", now=later, days=10)
     assert renewed.review_at == later + timedelta(days=10)
     assert renewed.renewals[-1].by == "dpo@example.org" and renewed.renewals[-1].at == later
     assert renewed.is_active(NOW + timedelta(days=8))  # would have expired without the renewal
-    assert get_hold(tmp_path, hold.id) == renewed
+    assert get_hold(lake, hold.id) == renewed
 
-    released = release_hold(tmp_path, hold.id, by="lead@example.org", now=later + timedelta(days=1))
+    released = release_hold(lake, hold.id, by="lead@example.org", now=later + timedelta(days=1))
     assert (released.status, released.released_by) == ("released", "lead@example.org")
     assert not released.is_active(later + timedelta(days=1))
-    assert active_holds(tmp_path, later + timedelta(days=1)) == []
+    assert active_holds(lake, later + timedelta(days=1)) == []
     assert Hold.from_json(released.to_json()) == released
 
 
-def test_renewal_beyond_maximum_is_refused(tmp_path: Path) -> None:
-    hold = make_hold(tmp_path)
+def test_renewal_beyond_maximum_is_refused(lake: Path) -> None:
+    hold = make_hold(lake)
     with pytest.raises(HoldError, match="--review-days: 31 exceeds the maximum of 30 days"):
-        renew_hold(tmp_path, hold.id, by="dpo", now=NOW, days=31)
-    assert get_hold(tmp_path, hold.id) == hold
+        renew_hold(lake, hold.id, by="dpo", now=NOW, days=31)
+    assert get_hold(lake, hold.id) == hold
 
 
-def test_release_twice_is_refused(tmp_path: Path) -> None:
-    hold = make_hold(tmp_path)
-    release_hold(tmp_path, hold.id, by="lead", now=NOW + timedelta(hours=1))
+def test_release_twice_is_refused(lake: Path) -> None:
+    hold = make_hold(lake)
+    release_hold(lake, hold.id, by="lead", now=NOW + timedelta(hours=1))
     with pytest.raises(HoldError, match=f"hold {hold.id} was already released by lead"):
-        release_hold(tmp_path, hold.id, by="lead", now=NOW + timedelta(hours=2))
+        release_hold(lake, hold.id, by="lead", now=NOW + timedelta(hours=2))
     with pytest.raises(HoldError, match="cannot renew it"):
-        renew_hold(tmp_path, hold.id, by="lead", now=NOW + timedelta(hours=2))
+        renew_hold(lake, hold.id, by="lead", now=NOW + timedelta(hours=2))
 
 
-def test_past_review_date_is_not_active(tmp_path: Path) -> None:
-    hold = make_hold(tmp_path, review_days=3)
+def test_past_review_date_is_not_active(lake: Path) -> None:
+    hold = make_hold(lake, review_days=3)
     review = NOW + timedelta(days=3)
     assert hold.is_active(review - timedelta(microseconds=1))
     assert not hold.is_active(review)
     assert not hold.is_active(NOW - timedelta(seconds=1))  # not yet opened
-    assert [h.id for h in active_holds(tmp_path, review - timedelta(seconds=1))] == [hold.id]
-    assert active_holds(tmp_path, review) == []
+    assert [h.id for h in active_holds(lake, review - timedelta(seconds=1))] == [hold.id]
+    assert active_holds(lake, review) == []
     with pytest.raises(HoldError, match="passed its review date"):
-        renew_hold(tmp_path, hold.id, by="dpo", now=review + timedelta(days=1))
+        renew_hold(lake, hold.id, by="dpo", now=review + timedelta(days=1))
     # an expired hold can still be closed on record
-    assert release_hold(tmp_path, hold.id, by="dpo", now=review + timedelta(days=1)).status == "released"
+    assert release_hold(lake, hold.id, by="dpo", now=review + timedelta(days=1)).status == "released"
 
 
-def test_every_change_is_audited(tmp_path: Path) -> None:
-    hold = make_hold(tmp_path)
-    renew_hold(tmp_path, hold.id, by="dpo", now=NOW + timedelta(days=1))
-    release_hold(tmp_path, hold.id, by="dpo", now=NOW + timedelta(days=2))
-    events = read_events(tmp_path)
+def test_every_change_is_audited(lake: Path) -> None:
+    hold = make_hold(lake)
+    renew_hold(lake, hold.id, by="dpo", now=NOW + timedelta(days=1))
+    release_hold(lake, hold.id, by="dpo", now=NOW + timedelta(days=2))
+    events = read_events(lake)
     assert [e["event"] for e in events] == ["hold.open", "hold.renew", "hold.release"]
     assert {e["hold_id"] for e in events} == {hold.id}
     assert {e["case_reference"] for e in events} == {"CASE-2025-001"}
-    final = (tmp_path / "incidents" / f"{hold.id}.json").read_bytes()
+    final = (lake / "incidents" / f"{hold.id}.json").read_bytes()
     assert events[-1]["hold_sha256"] == hashlib.sha256(final).hexdigest()
     assert events[0]["at"] == NOW.isoformat()
-    assert "203.0.113.7" not in (tmp_path / "audit" / "audit.jsonl").read_text()  # scope stays out
-    assert verify_chain(tmp_path) == []
+    assert "203.0.113.7" not in (lake / "audit" / "audit.jsonl").read_text()  # scope stays out
+    assert verify_chain(lake) == []

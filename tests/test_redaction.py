@@ -21,8 +21,8 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 LINE = '{ip} - - [20/Nov/2026:10:{m:02d}:00 +0000] "GET /login HTTP/1.1" 401 12 "-" "curl/8.4" \n'
 
 
-def _lake(tmp_path: Path) -> tuple[Settings, holds.Hold]:
-    settings = Settings(lake=tmp_path / "lake")
+def _lake(lake: Path, tmp_path: Path) -> tuple[Settings, holds.Hold]:
+    settings = Settings(lake=lake)
     log = tmp_path / "access.log"
     log.write_text("".join(LINE.format(ip=ip, m=m) for m in range(10) for ip in ("203.0.113.9", "2001:db8:5::7")))
     ingest_file(log, settings, NOW)
@@ -33,8 +33,8 @@ def _lake(tmp_path: Path) -> tuple[Settings, holds.Hold]:
     return settings, hold
 
 
-def test_released_hold_is_redacted_after_its_rows_return(tmp_path: Path) -> None:
-    settings, hold = _lake(tmp_path)
+def test_released_hold_is_redacted_after_its_rows_return(lake: Path, tmp_path: Path) -> None:
+    settings, hold = _lake(lake, tmp_path)
     later = NOW + timedelta(days=6)
     anonymize(settings, later)  # rows move to held/
     assert holds.get_hold(settings.lake, hold.id).redacted_at is None
@@ -51,14 +51,14 @@ def test_released_hold_is_redacted_after_its_rows_return(tmp_path: Path) -> None
     assert anonymize(settings, later + timedelta(hours=3)).holds_redacted == []  # once
 
 
-def test_audit_flags_an_ended_hold_that_still_names_addresses(tmp_path: Path) -> None:
-    settings, hold = _lake(tmp_path)
+def test_audit_flags_an_ended_hold_that_still_names_addresses(lake: Path, tmp_path: Path) -> None:
+    settings, hold = _lake(lake, tmp_path)
     holds.release_hold(settings.lake, hold.id, by="CISO", now=NOW + timedelta(hours=1))
     report = run_audit(settings, NOW + timedelta(days=8), record=False)
     assert any(f"{hold.id}.json" in v and "P1 incidents" in v for v in report.violations)
 
 
-def test_an_active_hold_is_not_redacted(tmp_path: Path) -> None:
-    settings, hold = _lake(tmp_path)
+def test_an_active_hold_is_not_redacted(lake: Path, tmp_path: Path) -> None:
+    settings, hold = _lake(lake, tmp_path)
     with pytest.raises(HoldError, match="still active"):
         holds.redact_hold(settings.lake, hold.id, now=NOW + timedelta(hours=1))
