@@ -295,17 +295,20 @@ def test_cli_audit_exits_1_and_prints_each_violation(clean: Settings, capsys: py
     os.chmod(path, 0o640)
     assert cli_main([*args, "audit"]) == 1
     captured = capsys.readouterr()
+    head = read_events(clean.lake, "audit")[-1]
     assert captured.out.splitlines() == [
         "audit FAILED: 2 violation(s) at 2026-11-29T00:00:00+00:00 (requests_files 1, held_files 1, reject_files 1)",
         f"  - H3 held: {path} has mode 0o640; must not be readable by group or others",
         f"  - P1 database: {db}: database files are not allowed in the lake",
+        f"audit log head: {head['seq']}:{head['hash']} (keep it; `accesslake audit --anchor` proves the log "
+        "was not cut back since)",
     ]
     assert f"2 violation(s) in {clean.lake}" in captured.err
 
     assert cli_main([*args, "--json", "audit"]) == 1
     payload = json.loads(capsys.readouterr().out)
     assert payload["now"] == AUDIT_AT.isoformat()
-    assert payload["violations"] == [line[4:] for line in captured.out.splitlines()[1:]]
+    assert payload["violations"] == [line[4:] for line in captured.out.splitlines()[1:-1]]
     assert [r["ok"] for r in read_events(clean.lake, "audit")] == [True, True, False, False]
 
 

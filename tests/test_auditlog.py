@@ -136,3 +136,37 @@ def test_concurrent_appends_keep_one_chain(lake: Path) -> None:
     events = read_events(lake)
     assert [r["seq"] for r in events] == list(range(1, 41))
     assert verify_chain(lake) == []
+
+
+# ---------------------------------------------------------------- an anchor kept outside the lake
+
+
+def test_cutting_the_last_lines_passes_the_chain_but_not_an_anchor(lake: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from accesslake.cli import main as cli_main
+
+    fill(lake, 2)
+    assert cli_main(["--lake", str(lake), "--now", AT.isoformat(), "audit"]) == 0
+    out = capsys.readouterr().out
+    anchor = out.split("audit log head: ")[1].split()[0]
+    assert anchor == f"3:{read_events(lake)[-1]['hash']}"  # the audit's own record
+    fill(lake, 2)
+    assert cli_main(["--lake", str(lake), "--now", AT.isoformat(), "audit", "--anchor", anchor]) == 0
+    capsys.readouterr()
+
+    write(lake, lines(lake)[:2])  # someone removes the audit and everything after it
+    assert verify_chain(lake) == []  # what is left is a valid chain...
+    assert cli_main(["--lake", str(lake), "--now", AT.isoformat(), "audit", "--anchor", anchor]) == 1
+    assert f"D2 audit log: {audit_log_path(lake)}: no record 3 (the anchor {anchor}); the log was cut back" \
+        in capsys.readouterr().out  # ...but the anchor is gone
+
+
+def test_an_anchor_must_match_its_record_and_be_well_formed(lake: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from accesslake.cli import main as cli_main
+
+    fill(lake, 3)
+    second = read_events(lake)[1]
+    forged = f"2:{'0' * 64}"
+    assert cli_main(["--lake", str(lake), "--now", AT.isoformat(), "audit", "--anchor", forged]) == 1
+    assert f"record 2 has hash {second['hash']}, the anchor says {'0' * 64}" in capsys.readouterr().out
+    assert cli_main(["--lake", str(lake), "--now", AT.isoformat(), "audit", "--anchor", "2:abc"]) == 2
+    assert "--anchor: '2:abc' is not SEQ:HASH" in capsys.readouterr().err

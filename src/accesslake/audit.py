@@ -36,6 +36,7 @@ class AuditReport:
     now: str
     violations: list[str] = field(default_factory=list)
     checked: dict[str, int] = field(default_factory=dict)
+    log_head: str | None = None  # the audit log's last record, SEQ:HASH (keep it outside the lake)
 
     @property
     def ok(self) -> bool:
@@ -44,10 +45,18 @@ class AuditReport:
     def lines(self) -> list[str]:
         head = "audit passed" if self.ok else f"audit FAILED: {len(self.violations)} violation(s)"
         counts = ", ".join(f"{k} {v}" for k, v in self.checked.items())
-        return [f"{head} at {self.now} ({counts})", *[f"  - {v}" for v in self.violations]]
+        out = [f"{head} at {self.now} ({counts})", *[f"  - {v}" for v in self.violations]]
+        if self.log_head:
+            out.append(f"audit log head: {self.log_head} (keep it; `accesslake audit --anchor` proves "
+                       "the log was not cut back since)")
+        return out
 
 
-def run_audit(settings: Settings, now: datetime, *, record: bool = True) -> AuditReport:
+def run_audit(settings: Settings, now: datetime, *, record: bool = True, anchor: str | None = None) -> AuditReport:
+    """Check every store against the rules; ``anchor``: a ``SEQ:HASH`` from an earlier audit that
+    the log must still hold (the chain alone cannot show that its last lines were removed)."""
+    if anchor is not None:
+        auditlog.parse_anchor(anchor)  # a malformed anchor is an error before anything runs
     lake = settings.lake
     policy = settings.policy
     report = AuditReport(now=now.isoformat())
@@ -97,10 +106,15 @@ def run_audit(settings: Settings, now: datetime, *, record: bool = True) -> Audi
     report.violations += detect.candidate_violations(settings, now)
     report.violations += _leftovers(lake)
     report.violations += auditlog.verify_chain(lake)
+    if anchor is not None:
+        report.violations += auditlog.verify_anchor(lake, anchor)
     if record:
-        auditlog.append_event(lake, "audit", now, ok=report.ok, violations=len(report.violations),
-                              checked=report.checked, max_age_hours=policy.max_age_hours,
-                              policy_override=policy.is_override)
+        written = auditlog.append_event(lake, "audit", now, ok=report.ok, violations=len(report.violations),
+                                        checked=report.checked, max_age_hours=policy.max_age_hours,
+                                        policy_override=policy.is_override)
+        report.log_head = f"{written['seq']}:{written['hash']}"
+    else:
+        report.log_head = auditlog.head(lake)
     return report
 
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from accesslake.errors import ConfigError
 from accesslake.lake import exclusive, is_remote, read_bytes_or_empty, write_text_atomic
 
 __all__ = ["append_event", "audit_log_path", "read_events", "verify_chain"]
@@ -112,3 +113,34 @@ def verify_chain(lake: Path) -> list[str]:
             problems.append(f"{path}:{number}: hash mismatch (line was edited)")
         prev = claimed or ""
     return problems
+
+
+def head(lake: Path) -> str | None:
+    """The log's last record as ``SEQ:HASH``: keep it outside the lake (the nightly artifact
+    does) to prove later that the log was not cut back (:func:`verify_anchor`)."""
+    records = read_events(lake)
+    return f"{records[-1]['seq']}:{records[-1]['hash']}" if records else None
+
+
+def parse_anchor(text: str, *, option: str = "--anchor") -> tuple[int, str]:
+    seq, _, digest = text.strip().partition(":")
+    if not seq.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ConfigError(f"{option}: {text!r} is not SEQ:HASH (as the audit prints it: 'audit log head: 42:<sha256>')")
+    return int(seq), digest
+
+
+def verify_anchor(lake: Path, anchor: str) -> list[str]:
+    """Problems if the log no longer holds the record ``anchor`` (``SEQ:HASH``) names.
+
+    The chain proves no line was edited or removed in the middle; only a head
+    kept elsewhere proves that no line was removed from the end.
+    """
+    seq, digest = parse_anchor(anchor)
+    path = audit_log_path(lake)
+    for record in read_events(lake):
+        if record.get("seq") == seq:
+            if record.get("hash") == digest:
+                return []
+            return [f"D2 audit log: {path}: record {seq} has hash {record.get('hash')}, the anchor says {digest}; "
+                    "the log was rewritten"]
+    return [f"D2 audit log: {path}: no record {seq} (the anchor {anchor}); the log was cut back"]

@@ -106,7 +106,7 @@ def _audit(args: argparse.Namespace, settings: Settings, now: datetime) -> Any:
     from accesslake.lake import writer_lock
 
     with writer_lock(settings.lake, args.wait):
-        report = run_audit(settings, now)
+        report = run_audit(settings, now, anchor=args.anchor)
     _emit(args, report, report.lines())
     if not report.ok:
         raise AuditError(f"{len(report.violations)} violation(s) in {settings.lake}", [])
@@ -325,7 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("anonymize", help="anonymise everything past anonymize_after; apply holds and releases")
     p.add_argument("--dry-run", action="store_true", help="count what would change; write nothing")
 
-    sub.add_parser("audit", help="check every store against the retention invariant (exit 1 on a violation)")
+    p = sub.add_parser("audit", help="check every store against the retention invariant (exit 1 on a violation)")
+    p.add_argument("--anchor", metavar="SEQ:HASH", help="an earlier 'audit log head' the log must still hold "
+                   "(proves no lines were cut from its end)")
 
     p = sub.add_parser("nightly", help="run the nightly job once, locally: ingest landing/, anonymise, audit")
     p.add_argument("--site", default="default", help="site name for files in landing/ (default 'default')")
