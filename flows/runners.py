@@ -20,6 +20,7 @@ the same ``accesslake`` and ``flows`` (see docs/prefect.md).
 
 from __future__ import annotations
 
+import os
 from typing import Any, TypeVar
 
 from prefect import Flow
@@ -51,8 +52,11 @@ def dask_runner(address: str | None = None, workers: int = 2) -> TaskRunner[Any]
         return DaskTaskRunner(address=address)
     if workers < 1:
         raise ConfigError(f"--dask-workers: {workers}; a local Dask cluster needs at least 1 worker")
+    # Each worker's Polars and DuckDB get their share of the cores, not all of them each.
+    share = str(max(1, (os.cpu_count() or 1) // workers))
     return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
-                                          "dashboard_address": "127.0.0.1:8787"})  # loopback, as the server
+                                          "dashboard_address": "127.0.0.1:8787",  # loopback, as the server
+                                          "env": {"POLARS_MAX_THREADS": share, "ACCESSLAKE_THREADS": share}})
 
 
 def on_dask(flow: F, address: str | None = None, workers: int = 2) -> F:

@@ -555,7 +555,11 @@ def connect(lake: LakePath | None = None) -> duckdb.DuckDBPyConnection:
     DuckDB never downloads extensions here (no network calls the user did not configure):
     s3:// goes through the registered fsspec filesystem, not httpfs.
     """
-    con = duckdb.connect(config={"autoinstall_known_extensions": False})
+    config: dict[str, object] = {"autoinstall_known_extensions": False}
+    threads = os.environ.get("ACCESSLAKE_THREADS", "").strip()
+    if threads.isdigit() and int(threads) > 0:  # e.g. set per Dask worker (flows/runners.py)
+        config["threads"] = int(threads)
+    con = duckdb.connect(config=config)
     if lake is not None and is_remote(lake):
         con.register_filesystem(lake.fs)
     return con

@@ -14,6 +14,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from accesslake.lake import connect
+
 __all__ = ["SQL_ROOT", "query", "read_sql"]
 
 
@@ -36,7 +38,7 @@ def read_sql(name: str) -> str:
 
 def query(name: str, params: dict[str, Any], con: duckdb.DuckDBPyConnection | None = None) -> pl.DataFrame:
     """Run the model ``name`` with bound ``params`` and return the result as Polars."""
-    connection = con or duckdb.connect(config={"autoinstall_known_extensions": False})
+    connection = con or connect()
     try:
         table = connection.sql(read_sql(name), params=params).to_arrow_table()
         return pl.DataFrame(pl.from_arrow(table))
