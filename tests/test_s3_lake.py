@@ -169,6 +169,21 @@ def test_a_lock_is_a_lease_renewed_while_held_and_taken_over_once_it_lapses(
         assert json.loads(lock.read_text(encoding="utf-8"))["host"] == os.uname().nodename
 
 
+def test_parallel_appends_to_one_object_lose_nothing(s3_lake: str) -> None:
+    """Object stores have no append: parallel ingests (Dask) rewrite one ledger; none may undo another."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ledger = lakefs.lake_root(s3_lake) / "ledger" / "ingest.jsonl"
+    audit = lakefs.lake_root(s3_lake)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(lambda i: lakefs.append_text(ledger, f"{i}\n"), range(24)))
+        list(pool.map(lambda i: auditlog.append_event(audit, "ingest", T0, n=i), range(24)))
+    assert sorted(int(x) for x in ledger.read_text(encoding="utf-8").split()) == list(range(24))
+    assert sorted(e["n"] for e in auditlog.read_events(audit)) == list(range(24))
+    assert auditlog.verify_chain(audit) == []
+    assert not lakefs.list_files(ledger.parent, ".lock", hidden=True)  # every lock released
+
+
 def test_s3_lake_settings_come_from_the_url_and_bad_urls_are_named() -> None:
     with pytest.raises(ConfigError, match=r"--lake: 'gs://bucket/x': unsupported storage gs://"):
         lakefs.lake_root("gs://bucket/x")

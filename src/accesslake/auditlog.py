@@ -65,7 +65,7 @@ def append_event(lake: Path, event: str, at: datetime, **details: Any) -> dict[s
     """Append one event and return the written record."""
     path = audit_log_path(lake)
     if is_remote(path):  # no appends on object storage: read, extend, rewrite under the log's own lock
-        with exclusive(path.with_name(".audit.lock"), wait_seconds=120, what="audit log lock"):
+        with exclusive(path.with_name(".audit.lock"), wait_seconds=300, what="audit log lock"):
             text = read_bytes_or_empty(path).decode("utf-8")
             lines = text.splitlines()
             record = _record(json.loads(lines[-1]) if lines else None, event, at, details)

@@ -386,10 +386,12 @@ def read_bytes_or_empty(path: LakePath) -> bytes:
 
 
 def append_text(path: LakePath, text: str) -> None:
-    """Append ``text`` durably (fsync); on object storage the object is rewritten (caller holds a lock)."""
+    """Append ``text`` durably (fsync). Object storage has no appends: the object is read and
+    rewritten under a lock object of its own (parallel ingests on Dask append to one ledger)."""
     if is_remote(path):
-        old = read_bytes_or_empty(path)
-        write_bytes_atomic(path, old + text.encode("utf-8"))
+        with exclusive(path.with_name(f".{path.name}.lock"), wait_seconds=300, what=f"{path.name} lock"):
+            old = read_bytes_or_empty(path)
+            write_bytes_atomic(path, old + text.encode("utf-8"))
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as fh:
