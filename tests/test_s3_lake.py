@@ -150,9 +150,9 @@ def test_a_lock_is_a_lease_renewed_while_held_and_taken_over_once_it_lapses(
     lock = lake / ".lock"
     monkeypatch.setattr(lakefs, "LEASE_RENEW_SECONDS", 0.2)
     with lakefs.writer_lock(lake):
-        first = json.loads(lock.read_text(encoding="utf-8"))
+        first = json.loads(lakefs.read_bytes_or_empty(lock))
         deadline = datetime.now(UTC) + timedelta(seconds=10)
-        while json.loads(lock.read_text(encoding="utf-8"))["renewed"] == first["renewed"]:
+        while json.loads(lakefs.read_bytes_or_empty(lock))["renewed"] == first["renewed"]:
             assert datetime.now(UTC) < deadline, "the lease was not renewed"
     assert not lock.exists()
 
@@ -166,7 +166,7 @@ def test_a_lock_is_a_lease_renewed_while_held_and_taken_over_once_it_lapses(
             pass  # pragma: no cover
     other_host(datetime.now(UTC) - timedelta(seconds=lakefs.LEASE_STALE_SECONDS + 60))  # that run died
     with lakefs.writer_lock(lake, 0):
-        assert json.loads(lock.read_text(encoding="utf-8"))["host"] == os.uname().nodename
+        assert json.loads(lakefs.read_bytes_or_empty(lock))["host"] == os.uname().nodename
 
 
 def test_parallel_appends_to_one_object_lose_nothing(s3_lake: str) -> None:

@@ -380,7 +380,9 @@ def write_parquet_atomic(frame: pl.DataFrame, path: LakePath, *, private: bool =
 def read_bytes_or_empty(path: LakePath) -> bytes:
     """The file's bytes, or b"" when it does not exist (one request on object storage, not two)."""
     try:
-        return path.read_bytes()
+        # One GET on object storage: a small object rewritten meanwhile (a lock's lease) is read
+        # whole, old or new, where a ranged file read would fail on the changed ETag.
+        return path.fs.cat_file(_key(path)) if is_remote(path) else path.read_bytes()
     except FileNotFoundError:
         return b""
 
@@ -602,16 +604,17 @@ def _pid_alive(pid: int) -> bool:
 
 def _try_remote_lock(lock: LakePath) -> dict[str, object] | None:
     """Create the lock object if absent (conditional PUT); None when taken, else the holder seen."""
-    body = json.dumps(_holder()).encode("utf-8")
+    mine = json.dumps(_holder()).encode("utf-8")
     try:
-        lock.fs.pipe_file(_key(lock), body, mode="create")
+        lock.fs.pipe_file(_key(lock), mine, mode="create")
         return None
     except (OSError, FileExistsError):
         pass
     try:
-        holder = json.loads(lock.read_text(encoding="utf-8"))
+        body = read_bytes_or_empty(lock)
+        holder = json.loads(body) if body else {}  # {}: released meanwhile, retry
     except FileNotFoundError:
-        holder = {}  # released meanwhile: retry
+        holder = {}
     except (OSError, ValueError):
         holder = None
     if not isinstance(holder, dict) or not holder:
@@ -625,13 +628,13 @@ def _try_remote_lock(lock: LakePath) -> dict[str, object] | None:
         # Left by a dead process here, or its lease ran out: break it (if it is still the one
         # read, so a lock just taken by another run survives) and retry once.
         try:
-            still = json.loads(lock.read_text(encoding="utf-8"))
+            still = json.loads(read_bytes_or_empty(lock) or b"null")
         except (OSError, ValueError):
             still = holder
         if still == holder:
             remove_file(lock)
         try:
-            lock.fs.pipe_file(_key(lock), body, mode="create")
+            lock.fs.pipe_file(_key(lock), mine, mode="create")
             return None
         except (OSError, FileExistsError):
             pass
@@ -653,7 +656,7 @@ def exclusive(lock: LakePath, wait_seconds: float = 0.0, *, what: str = "lock") 
                     f"minutes is taken over, or delete {lock} if that run is dead)"
                 )
             time.sleep(0.2)
-        since = json.loads(lock.read_text(encoding="utf-8")).get("since")
+        since = json.loads(read_bytes_or_empty(lock)).get("since")
         stop = threading.Event()
 
         def renew() -> None:
