@@ -307,18 +307,25 @@ def write_bytes_atomic(path: LakePath, data: bytes, *, private: bool = False) ->
         path.fs.pipe_file(_key(path), data)
         return path
     _ensure_dir(path.parent, private)
+    os.replace(_write_temp(path, data, private), path)
+    fsync_dir(path.parent)
+    return path
+
+
+def _write_temp(path: Path, data: bytes, private: bool) -> Path:
+    """``data`` in a temp file beside ``path``, whole and fsynced (0600 when private); returns its path."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE if private else 0o644)
     try:
         if private:
-            os.fchmod(fd, PRIVATE_FILE_MODE)
-        os.write(fd, data)
+            os.fchmod(fd, PRIVATE_FILE_MODE)  # also when the temp file was left by a crash
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-    return path
+    return tmp
 
 
 def create_bytes(path: LakePath, data: bytes, *, private: bool = False) -> LakePath:
@@ -334,13 +341,7 @@ def create_bytes(path: LakePath, data: bytes, *, private: bool = False) -> LakeP
             raise
         return path
     _ensure_dir(path.parent, False)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE if private else 0o644)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    tmp = _write_temp(path, data, private)
     try:
         os.link(tmp, path)
     finally:
