@@ -225,6 +225,9 @@ def test_an_ingest_crash_then_a_rerun_equals_a_clean_ingest(
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert leftovers(lake)  # the intent (and, locally, the staging) is still there
+    if storage == "s3" and point == "ingest-after-intent":  # staged on this machine, not yet uploaded
+        report = run_audit(Settings(lake=lake), NOW, record=False)
+        assert any(v.startswith("P1 temporary:") and "local staging" in v for v in report.violations)
     ingest_once(lake, late_log)
     assert snapshot(lake) == clean_ingest
     assert not leftovers(lake)

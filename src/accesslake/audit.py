@@ -230,4 +230,6 @@ def _leftovers(lake: Path) -> list[str]:
             problems.append(f"P4 journal: {path} records an unfinished operation; run `accesslake anonymize`")
         elif path.suffix in DATABASE_SUFFIXES:
             problems.append(f"P1 database: {path}: database files are not allowed in the lake")
+    for staged in lakefs.local_staging_files(lake):  # an S3 lake stages on this machine
+        problems.append(f"P1 temporary: {staged} was left in the local staging of {lake} by an interrupted run")
     return problems

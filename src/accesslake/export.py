@@ -242,7 +242,7 @@ def _check_out_dir(out_dir: Path) -> None:
 def _append_disclosure(lake: Path, record: dict[str, Any]) -> None:
     path = disclosures_path(lake)
     line = json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n"
-    if lakefs.is_remote(path):  # rewritten whole, under the writer lock the export holds
+    if lakefs.is_remote(path):  # no appends on object storage: rewritten whole, under a lock object
         lakefs.append_text(path, line)
         return
     lakefs.make_private(path.parent, path.parent)

@@ -72,6 +72,7 @@ __all__ = [
     "exclusive",
     "is_remote",
     "local_copies",
+    "local_staging_files",
     "lake_root",
     "make_private",
     "mtime_ns",
@@ -422,6 +423,11 @@ def staging_dir(lake: LakePath, name: str) -> Path:
     if is_remote(lake):
         return _local_staging(lake) / name
     return lake / TMP / name
+
+
+def local_staging_files(lake: LakePath) -> list[Path]:
+    """Files left in a remote lake's local staging (by a killed run); none for a local lake."""
+    return sorted(p for p in _local_staging(lake).rglob("*") if p.is_file()) if is_remote(lake) else []
 
 
 def _local_staging(lake: LakePath) -> Path:
