@@ -126,7 +126,9 @@ def input_files(lake: Path, site: str, day: date) -> list[Path]:
 def days_touched(lake: Path) -> list[tuple[str, date]]:
     """Every site/day of requests/ and held/ whose marts are missing or older than an input file.
 
-    On object storage times are whole seconds: a mart as old as an input counts as stale.
+    On object storage times are whole seconds, so a mart built in the second its input was
+    written counts as fresh: within a run only the anonymiser writes after the marts, and
+    that needs no rebuild (marts are built from the rows before anonymisation).
     """
     newest: dict[tuple[str, date], int] = {}
     for root in (lake / lakefs.REQUESTS, lake / lakefs.HELD):
@@ -137,11 +139,10 @@ def days_touched(lake: Path) -> list[tuple[str, date]]:
                 stamp = times.get(str(path))
                 newest[key] = max(newest.get(key, 0), stamp if stamp is not None else lakefs.mtime_ns(path))
     built = lakefs.mtimes_ns(lake / lakefs.MARTS)
-    tie_is_stale = lakefs.is_remote(lake)
     stale = []
     for (site, day), mtime in sorted(newest.items()):
         stamps = [built.get(str(mart_path(lake, name, site, day))) for name in MART_NAMES]
-        if any(t is None or t < mtime or (tie_is_stale and t == mtime) for t in stamps):
+        if any(t is None or t < mtime for t in stamps):
             stale.append((site, day))
     return stale
 
