@@ -26,13 +26,11 @@ so a crash at any point followed by a re-run ends in the state of a clean run
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from accesslake import auditlog, detect, holds, ingest, lake as lakefs
 from accesslake.config import Settings
@@ -297,7 +295,7 @@ def _rewrite_main(lake: Path, path: Path, keep: pl.DataFrame, to_hold: pl.DataFr
         )
         for (incident,), part in to_hold.partition_by("_hold", as_dict=True).items():
             target = targets[str(incident)]
-            _private_parents(lake, target)
+            lakefs.make_private(lake / lakefs.HELD, target.parent)
             lakefs.write_parquet_atomic(part.drop("_hold").select(list(REQUEST_SCHEMA.names())), target, private=True)
         fault("after-held-write")
     if keep.height:
@@ -337,17 +335,13 @@ def _return_held(lake: Path, path: Path, part: lakefs.Partition, back: pl.DataFr
         ))
     for rows, target, private in outputs:
         if private:
-            _private_parents(lake, target)
+            lakefs.make_private(lake / lakefs.HELD, target.parent)
         lakefs.write_parquet_atomic(rows.select(list(REQUEST_SCHEMA.names())), target, private=private)
     fault("after-return-write")
     lakefs.remove_file(path)
     fault("after-held-delete")
     for journal in journals:
         lakefs.remove_file(journal)
-
-
-def _private_parents(lake: Path, target: Path) -> None:
-    lakefs.make_private(lake / lakefs.HELD, target.parent)
 
 
 def _expired_landing(settings: Settings, now: datetime) -> list[Path]:

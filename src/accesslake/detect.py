@@ -137,11 +137,6 @@ def _params(policy: Policy) -> dict[str, Any]:
     }
 
 
-def _private_parents(lake: Path, folder: Path) -> None:
-    """``folder`` and every folder up to ``<lake>/forensics`` exist with mode 0700."""
-    lakefs.make_private(lake / FORENSICS, folder)
-
-
 def _target(lake: Path, site: str, day: date) -> Path:
     return lakefs.partition_dir(candidates_root(lake), site, day) / "part-0.parquet"
 
@@ -196,7 +191,7 @@ def detect(settings: Settings, now: datetime, day: date | None = None, site: str
             frame = _conform(found)
             target = _target(lake, part.site, part.day)
             if frame.height:
-                _private_parents(lake, target.parent)
+                lakefs.make_private(lake / FORENSICS, target.parent)
                 lakefs.write_parquet_atomic(frame, target, private=True)
                 result.files.append(str(target))
                 written.append({"file": lakefs.relative(target, lake), "rows": frame.height, "sha256": _sha256(target)})

@@ -24,7 +24,6 @@ import gzip
 import io
 import hashlib
 import json
-import os
 import shutil
 import uuid
 import zlib

@@ -43,6 +43,7 @@ from __future__ import annotations
 import fcntl
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -55,7 +56,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -427,15 +428,22 @@ def staging_dir(lake: LakePath, name: str) -> Path:
 
 def local_staging_files(lake: LakePath) -> list[Path]:
     """Files left in a remote lake's local staging (by a killed run); none for a local lake."""
-    return sorted(p for p in _local_staging(lake).rglob("*") if p.is_file()) if is_remote(lake) else []
+    if not is_remote(lake):
+        return []
+    return sorted(p for p in _local_staging_path(lake).rglob("*") if p.is_file())
+
+
+def _local_staging_path(lake: LakePath) -> Path:
+    """Where a remote lake stages on this machine: fixed per lake, so recovery (and the
+    audit) find what a killed run left there (P1 covers temporary files too)."""
+    import hashlib
+
+    return Path(tempfile.gettempdir()) / "accesslake-staging" / hashlib.sha256(uri(lake).encode()).hexdigest()[:16]
 
 
 def _local_staging(lake: LakePath) -> Path:
-    """The local staging folder of a remote lake: fixed per lake, so recovery finds what a
-    killed run left there (P1 covers temporary files too); 0700."""
-    import hashlib
-
-    folder = Path(tempfile.gettempdir()) / "accesslake-staging" / hashlib.sha256(uri(lake).encode()).hexdigest()[:16]
+    """:func:`_local_staging_path`, created 0700."""
+    folder = _local_staging_path(lake)
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder.parent, PRIVATE_DIR_MODE)
     os.chmod(folder, PRIVATE_DIR_MODE)
@@ -544,9 +552,8 @@ def clean_tmp(lake: LakePath) -> int:
         stray = list_files(lake / TMP, "", hidden=True)
         for path in stray:
             remove_file(path)
-        local = _local_staging(lake)
-        left = [p for p in local.rglob("*") if p.is_file()]
-        shutil.rmtree(local, ignore_errors=True)
+        left = local_staging_files(lake)
+        shutil.rmtree(_local_staging_path(lake), ignore_errors=True)
         return len(stray) + len(left)
     removed = 0
     tmp_root = lake / TMP
@@ -610,42 +617,53 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _try_remote_lock(lock: LakePath) -> dict[str, object] | None:
-    """Create the lock object if absent (conditional PUT); None when taken, else the holder seen."""
+    """Create the lock object if absent (conditional PUT); None when taken, else the holder seen.
+
+    A lock that cannot be read right now is never broken (a network error is not a dead
+    holder); missing write access is an error, not a lock held by someone else.
+    """
     mine = json.dumps(_holder()).encode("utf-8")
-    try:
-        lock.fs.pipe_file(_key(lock), mine, mode="create")
+
+    def create() -> bool:
+        try:
+            lock.fs.pipe_file(_key(lock), mine, mode="create")
+            return True
+        except PermissionError as exc:
+            raise LockError(f"{lock}: cannot create the lock object ({exc}); the credentials need write access "
+                            "to the lake's prefix") from exc
+        except OSError:  # FileExistsError, or S3's 412 Precondition Failed: it exists
+            return False
+
+    if create():
         return None
-    except (OSError, FileExistsError):
-        pass
+    unknown: dict[str, object] = {"host": "?", "pid": "?", "since": "?"}
     try:
         body = read_bytes_or_empty(lock)
-        holder = json.loads(body) if body else {}  # {}: released meanwhile, retry
-    except FileNotFoundError:
-        holder = {}
-    except (OSError, ValueError):
+    except OSError:
+        return unknown  # cannot read it now: retry, never break it blind
+    try:
+        holder = json.loads(body) if body else {}
+    except ValueError:
         holder = None
     if not isinstance(holder, dict) or not holder:
-        # Not a lock written here (e.g. a local lake's flock file copied to the bucket), or gone: take it.
+        # Gone meanwhile, or not a lock written here (a local lake's flock file copied to the bucket).
         stale = True
     else:
         dead_here = holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int) \
             and not _pid_alive(holder["pid"])
         stale = dead_here or _lease_expired(holder)
     if stale:
-        # Left by a dead process here, or its lease ran out: break it (if it is still the one
-        # read, so a lock just taken by another run survives) and retry once.
+        # Left by a dead process here, or its lease ran out: break it if it is still the one
+        # read (a lock just taken by another run survives), then retry once.
         try:
-            still = json.loads(read_bytes_or_empty(lock) or b"null")
-        except (OSError, ValueError):
-            still = holder
-        if still == holder:
+            still_there = read_bytes_or_empty(lock) == body
+        except OSError:
+            still_there = False
+        if still_there and body:
             remove_file(lock)
-        try:
-            lock.fs.pipe_file(_key(lock), mine, mode="create")
+        if create():
             return None
-        except (OSError, FileExistsError):
-            pass
-    return holder if isinstance(holder, dict) and holder else {"host": "?", "pid": "?", "since": "?"}
+    return holder if isinstance(holder, dict) and holder else unknown
 
 
 @contextmanager
@@ -670,8 +688,10 @@ def exclusive(lock: LakePath, wait_seconds: float = 0.0, *, what: str = "lock") 
             while not stop.wait(LEASE_RENEW_SECONDS):
                 try:
                     write_bytes_atomic(lock, json.dumps(_holder(since)).encode("utf-8"))
-                except Exception:  # noqa: BLE001 - a missed renewal is retried; LEASE_STALE_SECONDS allows ten
-                    continue
+                except Exception as exc:  # noqa: BLE001 - retried next minute; LEASE_STALE_SECONDS allows ten misses
+                    logging.getLogger(__name__).warning(
+                        "%s: could not renew the lock (%s); another run may take it over after %g minutes "
+                        "without renewal", lock, exc, LEASE_STALE_SECONDS / 60)
 
         renewer = threading.Thread(target=renew, name="accesslake-lease", daemon=True)
         renewer.start()
