@@ -7,7 +7,7 @@
     uv run --with anonip --with py-spy python bench/run.py --profile   # + where the time goes
 
 The log is generated once per size into ``--out`` (default ``bench/out/``,
-git-ignored) by :func:`accesslake.loggen.generate_log`: one UTC day of a
+git-ignored) by :func:`accesslake.demo.loggen.generate_log`: one UTC day of a
 realistic shop (about lines/6 clients, sessions, bots, attacks, a growing
 page catalogue), in ``DEMO_FORMAT`` (Apache combined + ``%D`` + the ``sid``
 cookie). Each run measures, in this order and each in a fresh process (so

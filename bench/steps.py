@@ -29,19 +29,19 @@ Result = dict[str, Any]
 
 def _settings(lake: str) -> Any:
     from accesslake.config import Settings
-    from accesslake.lake import lake_root
+    from accesslake.storage import lake_root
 
     return Settings(lake=lake_root(lake))  # a folder or s3://bucket/prefix (bench/s3.py)
 
 
 def _format(args: dict[str, Any]) -> str:
-    from accesslake.loggen import DEMO_FORMAT
+    from accesslake.demo.loggen import DEMO_FORMAT
 
     return str(args.get("format", DEMO_FORMAT))
 
 
 def generate(args: dict[str, Any]) -> Result:
-    from accesslake.loggen import generate_log
+    from accesslake.demo.loggen import generate_log
 
     start = time.perf_counter()
     result = generate_log(Path(args["log"]), now=datetime.fromisoformat(args["now"]), days=1,
@@ -51,7 +51,7 @@ def generate(args: dict[str, Any]) -> Result:
 
 def ingest(args: dict[str, Any]) -> Result:
     from accesslake.ingest import ingest_file
-    from accesslake.lake import writer_lock
+    from accesslake.storage import writer_lock
 
     settings = _settings(args["lake"])
     now = datetime.fromisoformat(args["now"])
@@ -65,8 +65,8 @@ def ingest(args: dict[str, Any]) -> Result:
 
 
 def marts(args: dict[str, Any]) -> Result:
-    from accesslake.lake import parquet_metadata, writer_lock
-    from accesslake.marts import build_marts, input_files
+    from accesslake.analytics.marts import build_marts, input_files
+    from accesslake.storage import parquet_metadata, writer_lock
 
     settings = _settings(args["lake"])
     day = date.fromisoformat(args["day"])
@@ -79,8 +79,8 @@ def marts(args: dict[str, Any]) -> Result:
 
 
 def anonymize(args: dict[str, Any]) -> Result:
-    from accesslake.anonymize import anonymize as run
-    from accesslake.lake import writer_lock
+    from accesslake.retention import run_retention as run
+    from accesslake.storage import writer_lock
 
     settings = _settings(args["lake"])
     start = time.perf_counter()
@@ -91,12 +91,12 @@ def anonymize(args: dict[str, Any]) -> Result:
 
 
 def nightly(args: dict[str, Any]) -> Result:
-    from accesslake.nightly import run_nightly
+    from accesslake.pipeline import NightlyOptions, run_nightly
 
     settings = _settings(args["lake"])
     start = time.perf_counter()
-    result = run_nightly(settings, datetime.fromisoformat(args["now"]), site=args["site"], fmt=_format(args),
-                         cookie=args["cookie"])
+    result = run_nightly(settings, datetime.fromisoformat(args["now"]),
+                         NightlyOptions(site=args["site"], fmt=_format(args), cookie=args["cookie"]))
     seconds = time.perf_counter() - start
     audit_ok = result.audit is not None and result.audit.ok
     return {"seconds": seconds, "items": sum(r.lines_read for r in result.ingested),

@@ -1,21 +1,17 @@
-"""Flow ``nightly``: the steps of ``accesslake.nightly.run_nightly`` as tasks.
+"""Flow ``nightly``: the library's nightly run (``accesslake.pipeline``) with every step as task runs.
 
-Outline (docs/architecture.md)::
+The steps, their order and what happens when one fails are defined once, in
+:mod:`accesslake.pipeline`; this flow runs them with :class:`flows.runners.TaskRuns`,
+so each library call is a task run and the per-item calls (one per landing
+file, per site/day of marts, per due partition) go to the flow's task runner:
+one at a time by default, or across a Dask cluster (:func:`nightly_on_dask`).
+Then it publishes the counts as an artifact and ends **Failed** when the audit
+found a violation or a step or input failed (after retention ran for
+everything due), so the run is visible in the UI.
 
-    recover -> ingest landing/ (one task run per file) -> marts (one task run per day) -> detect
-            -> anonymise (one task run per due partition, then the rest) -> delete due messages -> audit -> publish counts -> fail on violations -> report (when asked)
-
-Nothing the flow logs or publishes carries an IP: Prefect's database is
-outside the lake, where retention cannot reach.
-The writer lock is held from recover to audit, as in ``run_nightly``; the flow
-run ends Failed (:class:`accesslake.errors.AuditError`) when the audit finds a
-violation, after the counts are published so the violations can be read in
-the UI. Deployed by ``prefect.yaml`` (02:30 Europe/Berlin); see docs/prefect.md.
-
-The ingests (one per landing file), the marts (one per site/day) and the
-anonymisation of each due partition of requests/ are submitted to the flow's task runner: one at a time by default, or across a
-Dask cluster with :func:`nightly_on_dask` (flows/runners.py). Everything else
-runs in the flow process, which holds the lock.
+Nothing the flow logs, publishes or returns carries an IP: Prefect's database
+is outside the lake, where retention cannot reach. Deployed by ``prefect.yaml``
+(02:30 Europe/Berlin); see docs/prefect.md.
 
 Run once, locally, from the project root::
 
@@ -27,7 +23,6 @@ Run once, locally, from the project root::
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,82 +30,22 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from accesslake import anonymize as anonymizer, detect, lake as lakefs, marts, messages
-from accesslake.audit import AuditReport, run_audit
+from accesslake.analytics import write_report
+from accesslake.audit import AuditReport
 from accesslake.config import DEFAULT_LAKE, Settings, load_settings, resolve_now
-from accesslake.errors import AuditError
-from accesslake.nightly import NightlyResult
-from accesslake.report import write_report
-from flows.ingest import LOCK_WAIT_SECONDS, landing_keys, list_landing, submit_ingests
-from flows.runners import on_dask, one_at_a_time, results_of
+from accesslake.errors import AccesslakeError, AuditError
+from accesslake.pipeline import NightlyOptions, NightlyResult, run_nightly
+from flows.runners import TaskRuns, on_dask, one_at_a_time
 
-__all__ = ["ARTIFACT_KEY", "anonymize_lake", "anonymize_partition", "audit_failure", "audit_lake", "counts_markdown", "nightly",
-           "nightly_on_dask", "partitions_due", "publish_counts", "recover_lake"]
+__all__ = ["ARTIFACT_KEY", "LOCK_WAIT_SECONDS", "NightlyIncomplete", "audit_failure", "counts_markdown", "nightly",
+           "nightly_on_dask", "publish_counts"]
 
 ARTIFACT_KEY = "accesslake-nightly"  # one artifact per run, versioned under this key in the UI
+LOCK_WAIT_SECONDS = 60.0  # as `accesslake nightly`: wait this long for another writer
 
 
-@task(name="recover", cache_policy=NO_CACHE)
-def recover_lake(lake: Path) -> int:
-    """Roll back what a crashed run left half done (ingest intents, rewrite journals, staging)."""
-    return anonymizer.recover(lake)
-
-
-@task(name="stale-days", cache_policy=NO_CACHE)
-def stale_days(lake: Path) -> list[tuple[str, date]]:
-    """The site/days whose marts are missing or older than their input."""
-    return marts.days_touched(lake)
-
-
-@task(name="build-marts", cache_policy=NO_CACHE, task_run_name="marts {site} {day}")
-def build_marts_for_day(settings: Settings, now: datetime, site: str, day: date) -> marts.MartsResult:
-    """Every mart of one site and day, from its rows before anonymisation."""
-    return marts.build_marts(settings, now, [(site, day)])
-
-
-@task(name="detect", cache_policy=NO_CACHE)
-def detect_abuse(settings: Settings, now: datetime) -> detect.DetectResult:
-    """Abuse candidates of every day still holding IPs (before anonymisation)."""
-    return detect.detect(settings, now)
-
-
-@task(name="anonymize-due", cache_policy=NO_CACHE)
-def partitions_due(settings: Settings, now: datetime) -> list[lakefs.Partition]:
-    """The partitions of requests/ holding rows to anonymise or hold (from Parquet statistics)."""
-    return anonymizer.partitions_due(settings, now)
-
-
-@task(name="anonymize-partition", cache_policy=NO_CACHE, task_run_name="anonymize {part.site} {part.day}")
-def anonymize_partition(settings: Settings, now: datetime, part: lakefs.Partition) -> anonymizer.AnonymizeResult:
-    """Step 1 of the backlog rewrite for one partition (these run in parallel on Dask)."""
-    return anonymizer.anonymize_partition(settings, now, part)
-
-
-@task(name="anonymize", cache_policy=NO_CACHE)
-def anonymize_lake(
-    settings: Settings, now: datetime, main: list[anonymizer.AnonymizeResult] | None = None
-) -> anonymizer.AnonymizeResult:
-    """The backlog rewrite: anonymise past ``anonymize_after``, move held rows apart (``main``: the
-    partitions already done), return released holds' rows, scrub rejects, expire candidates and landing."""
-    return anonymizer.anonymize(settings, now, main=main)
-
-
-@task(name="report", cache_policy=NO_CACHE)
-def write_html_report(settings: Settings, out: Path, now: datetime) -> str:
-    """The self-contained HTML report from the marts (reads only)."""
-    return str(write_report(settings, out, now=now).path)
-
-
-@task(name="delete-due-messages", cache_policy=NO_CACHE)
-def delete_due_messages(settings: Settings, now: datetime) -> messages.DeletionResult:
-    """Contact-form messages past their retention period, from every store and copy (rules C1-C3)."""
-    return messages.delete_due(settings, now)
-
-
-@task(name="audit", cache_policy=NO_CACHE)
-def audit_lake(settings: Settings, now: datetime) -> AuditReport:
-    """Check every store against the invariant (also appended to the audit log)."""
-    return run_audit(settings, now)
+class NightlyIncomplete(AccesslakeError):
+    """Retention ran, but a step or an input failed (named); the flow run ends Failed."""
 
 
 @task(name="publish-counts", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
@@ -120,8 +55,14 @@ def publish_counts(result: NightlyResult) -> None:
                              description=f"accesslake nightly run at {result.now}")
 
 
+@task(name="report", cache_policy=NO_CACHE)
+def write_html_report(settings: Settings, out: Path, now: Any) -> str:
+    """The self-contained HTML report from the marts (reads only)."""
+    return str(write_report(settings, out, now=now).path)
+
+
 def counts_markdown(result: NightlyResult) -> str:
-    """The counts of one nightly run as markdown: a row per ingested file, then anonymise and audit."""
+    """The counts of one nightly run as markdown: a row per ingested file, then anonymise, audit, failures."""
     out = [f"# accesslake nightly run at {result.now}", "", "## Ingest", ""]
     if result.ingested:
         out += ["| file | format | status | lines read | rows | held | rejects | anonymised on write |",
@@ -131,13 +72,17 @@ def counts_markdown(result: NightlyResult) -> str:
     else:
         out.append("landing folder empty")
     if result.detected:
-        out += ["", "## New abuse candidates", "", *[f"- {line.strip()}" for line in result.detected.lines(with_ips=False)],
+        found = [f"- {line.strip()}" for line in result.detected.lines(with_ips=False)]
+        out += ["", "## New abuse candidates", "", *found,
                 "", "IPs: `accesslake detect --list`; hold: `accesslake incident open --from-candidate ID ...`"]
     if result.anonymized:
         out += ["", "## Anonymise", "", *[f"- {line}" for line in result.anonymized.lines()]]
     if result.audit:
         head, *violations = result.audit.lines()
         out += ["", "## Audit", "", f"**{head}**", "", *[f"- {v.strip().removeprefix('- ')}" for v in violations]]
+    if result.failures:
+        out += ["", "## Failures (retention ran for everything due)", "",
+                *[f"- {_cell(f.line())}" for f in result.failures]]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -162,33 +107,26 @@ def nightly(
     cookie: str | None = None,
     report: str | None = None,
 ) -> dict[str, Any]:
-    """One nightly run of the lake at ``now`` (default: $ACCESSLAKE_NOW, else the clock); fails on a violation.
+    """One nightly run of the lake at ``now`` (default: $ACCESSLAKE_NOW, else the clock); fails on a violation
+    or a failed step or input.
 
     As ``accesslake nightly``: ``fmt`` / ``cookie`` apply to every landing file (detected when None).
-    ``report``: where to write the HTML report after a passing audit (none when omitted).
+    ``report``: where to write the HTML report after a complete run (none when omitted).
     """
     settings = load_settings(lake, policy)
     moment = resolve_now(now)
-    result = NightlyResult(now=moment.isoformat())
-    with lakefs.writer_lock(settings.lake, LOCK_WAIT_SECONDS):
-        recover_lake(settings.lake)
-        landing = list_landing(settings.lake)
-        keys = landing_keys(landing)
-        result.ingested = results_of(submit_ingests(landing, keys, settings, moment, site, fmt, cookie))
-        days = stale_days(settings.lake)
-        built = [build_marts_for_day.submit(settings, moment, site_, day) for site_, day in days]
-        result.marts = marts.MartsResult.merge(moment, results_of(built))
-        result.detected = detect_abuse(settings, moment)
-        rewrites = [anonymize_partition.submit(settings, moment, part) for part in partitions_due(settings, moment)]
-        result.anonymized = anonymize_lake(settings, moment, results_of(rewrites))
-        result.messages = delete_due_messages(settings, moment)
-        result.audit = verdict = audit_lake(settings, moment)
+    result = run_nightly(settings, moment, NightlyOptions(site, fmt, cookie), wait_seconds=LOCK_WAIT_SECONDS,
+                         executor=TaskRuns())
     get_run_logger().info("\n".join(result.lines()))
     publish_counts(result)
-    if not verdict.ok:
-        raise audit_failure(verdict, settings.lake)
+    if result.audit is None or not result.audit.ok:
+        raise audit_failure(result.audit or AuditReport(now=result.now, violations=["the audit did not run"]),
+                            settings.lake)
+    if result.failures:
+        raise NightlyIncomplete(f"{len(result.failures)} failure(s), retention ran for everything due: "
+                                + "; ".join(f.line() for f in result.failures[:5]))
     summary = asdict(result)
-    if report:  # after a passing audit, outside the lock (it only reads)
+    if report:  # after a complete run, outside the lock (it only reads)
         summary["report"] = write_html_report(settings, Path(report), moment)
     if summary.get("detected"):  # the flow's return value may be stored by Prefect: no IPs in it
         summary["detected"]["candidates"] = [
@@ -198,7 +136,7 @@ def nightly(
 
 
 def nightly_on_dask(lake: str, *, address: str | None = None, workers: int = 2, **parameters: Any) -> dict[str, Any]:
-    """Run :func:`nightly` with its ingests and marts on Dask; ``parameters`` as :func:`nightly`'s.
+    """Run :func:`nightly` with its per-item tasks on Dask; ``parameters`` as :func:`nightly`'s.
 
     ``address``: an existing cluster's scheduler (``tcp://scheduler:8786``); its workers must see
     the lake at the same path. Without it, a temporary local cluster of ``workers`` processes.
@@ -220,7 +158,7 @@ if __name__ == "__main__":
     parser.add_argument("--cookie", help="session cookie name, when the format logs several")
     dask = parser.add_mutually_exclusive_group()
     dask.add_argument("--dask-workers", type=int, default=0, metavar="N",
-                      help="ingest and build marts on a temporary local Dask cluster of N processes")
+                      help="run the per-item tasks on a temporary local Dask cluster of N processes")
     dask.add_argument("--dask-address", metavar="URL",
                       help="... or on an existing Dask cluster, e.g. tcp://scheduler:8786 (shared lake)")
     args = parser.parse_args()

@@ -1,38 +1,69 @@
-"""Where the flows' task runs execute: one at a time in the flow process, or on a Dask cluster.
+"""Where the flows' task runs execute, and how the library's steps become task runs.
 
-By default (:func:`one_at_a_time`) every submitted task runs in one worker
-thread of the flow process, in the order submitted, as a plain loop would.
-:func:`on_dask` swaps in prefect-dask's ``DaskTaskRunner``: the per-file
-ingests and the per-day marts then run on the cluster's workers, while the
-steps called directly in a flow (recover, detect, anonymise, audit) stay in
-the flow process. Either a temporary ``LocalCluster`` of ``workers`` processes
-with one thread each, or an existing cluster by its scheduler's ``address``.
+:class:`TaskRuns` is the :class:`accesslake.pipeline.Executor` of the flows:
+every library call of a step becomes one task run, and the per-item calls
+(one per landing file, per site/day of marts, per due partition) are submitted
+to the flow's task runner: one at a time in the flow process by default
+(:func:`one_at_a_time`), or across a Dask cluster (:func:`on_dask`, prefect-dask's
+``DaskTaskRunner``; either a temporary ``LocalCluster`` of ``workers`` processes
+with one thread each, or an existing cluster by its scheduler's ``address``).
 
 The lake's writer lock (an ``flock``, or a lock object on S3) is held by the
-flow process: tasks on the workers act under it, so a flow waits for every
-submitted task (:func:`results_of`) before it lets the lock go. Workers on
-other machines must reach the lake the same way (``s3://`` with the same
-``AWS_*`` environment, or a shared file system at the same path) and import
-the same ``accesslake`` and ``flows`` (see docs/prefect.md).
-
-``prefect-dask`` is a dev dependency, imported only when a Dask runner is built.
+flow process: tasks on the workers act under it, so every submitted task has
+ended before a step returns. Workers on other machines must reach the lake the
+same way (``s3://`` with the same ``AWS_*`` environment, or a shared file
+system at the same path) and import the same ``accesslake`` and ``flows``
+(see docs/prefect.md). ``prefect-dask`` is imported only when a Dask runner is built.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-from prefect import Flow
-from prefect.futures import PrefectFuture, wait
+from prefect import Flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import wait
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from accesslake.errors import ConfigError
+from accesslake.faults import InjectedFault
+from accesslake.pipeline import Failed
 
-__all__ = ["dask_runner", "on_dask", "one_at_a_time", "results_of"]
+__all__ = ["TaskRuns", "dask_runner", "on_dask", "one_at_a_time"]
 
 R = TypeVar("R")
 F = TypeVar("F", bound=Flow[Any, Any])
+
+
+class TaskRuns:
+    """Runs each library call of the nightly's steps as a Prefect task run (no retries: the steps are
+    crash-safe together with the recovery that starts every run, so a failure is retried by re-running)."""
+
+    def call(self, name: str, fn: Callable[..., R], *args: Any) -> R:
+        return task(fn, name=name, cache_policy=NO_CACHE)(*args)
+
+    def map(self, name: str, fn: Callable[..., R], items: list[Any], *args: Any,
+            label: Callable[[Any], str] = str) -> list[R | Failed]:
+        unit = task(fn, name=name, cache_policy=NO_CACHE)
+        futures = [unit.with_options(task_run_name=_literal(f"{name} {label(item)}")).submit(item, *args)
+                   for item in items]
+        wait(futures)  # every task run has ended (none still writing) before the step goes on
+        out: list[R | Failed] = []
+        for future in futures:
+            try:
+                out.append(future.result())
+            except InjectedFault:
+                raise
+            except Exception as exc:  # noqa: BLE001 - isolated to this item, named in the result
+                out.append(Failed(exc))
+        return out
+
+
+def _literal(name: str) -> str:
+    """A task-run name Prefect will not format (it fills in ``{parameter}`` templates)."""
+    return name.replace("{", "{{").replace("}", "}}")
 
 
 def one_at_a_time() -> ThreadPoolTaskRunner[Any]:
@@ -62,13 +93,3 @@ def dask_runner(address: str | None = None, workers: int = 2) -> TaskRunner[Any]
 def on_dask(flow: F, address: str | None = None, workers: int = 2) -> F:
     """``flow`` with its submitted tasks on Dask (see :func:`dask_runner`); same name and parameters."""
     return flow.with_options(task_runner=dask_runner(address, workers))  # type: ignore[return-value]
-
-
-def results_of(futures: list[PrefectFuture[R]]) -> list[R]:
-    """The results in submission order, once every task run has ended.
-
-    Waits for all of them before raising the first failure: no task may still
-    be writing to the lake when the flow lets the writer lock go.
-    """
-    wait(futures)
-    return [future.result() for future in futures]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 
 # Prefect starts telemetry when imported: switch it off before any test imports it.
@@ -9,26 +11,51 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from s3_kit import S3Server, weed_binary
 
 from accesslake.config import Settings
-from accesslake.lake import lake_root
 from accesslake.policy import Policy
+from accesslake.storage import lake_root
 
 REPO = Path(__file__).resolve().parents[1]
-REAL_LOGS = Path(os.environ.get("ACCESSLAKE_REAL_LOGS", REPO.parent / "shared" / "data" / "real-logs"))
+#: The real logs the suite uses, in the repository with their sources and licences (README.md there).
+REAL_LOGS = REPO / "tests" / "data" / "real-logs"
+#: Where logs that may not be redistributed (MANIFEST.json: "included": false) may be found on this machine.
+EXTERNAL_REAL_LOGS = Path(os.environ.get("ACCESSLAKE_REAL_LOGS", REPO.parent / "shared" / "data" / "real-logs"))
+
+
+def real_log_manifest() -> dict[str, dict[str, object]]:
+    """MANIFEST.json of the real logs, by file name."""
+    files = json.loads((REAL_LOGS / "MANIFEST.json").read_text(encoding="utf-8"))["files"]
+    return {str(entry["name"]): entry for entry in files}
+
+
+def real_log(name: str) -> Path:
+    """The real log ``name``: from the repository, or, for one that may not be redistributed, from
+    ``$ACCESSLAKE_REAL_LOGS`` (default ``../shared/data/real-logs``) when it is there with the recorded
+    checksum; otherwise the test is skipped with the reason the file is not in the repository."""
+    entry = real_log_manifest()[name]
+    if entry["included"]:
+        return REAL_LOGS / name
+    outside = EXTERNAL_REAL_LOGS / name
+    if outside.is_file() and hashlib.sha256(outside.read_bytes()).hexdigest() == entry["sha256"]:
+        return outside
+    pytest.skip(f"{name} is not in the repository ({entry['why_excluded']}); put it in $ACCESSLAKE_REAL_LOGS "
+                f"(sha256 {entry['sha256']}) to run this test")
+
+
+def real_log_report(name: str) -> Path:
+    """The GoAccess JSON report of the real log ``name`` (beside the log)."""
+    return real_log(name).with_name(f"{name}.goaccess.json")
 
 
 @pytest.fixture(scope="session")
 def real_logs() -> Path:
-    """The eight real access logs in ../shared/data/real-logs (never copied into the repo)."""
-    if not (REAL_LOGS / "README.md").is_file():
-        pytest.fail(f"real logs not found at {REAL_LOGS}; set ACCESSLAKE_REAL_LOGS")
+    """The folder of the real logs kept in the repository (tests/data/real-logs)."""
     return REAL_LOGS
 
 
@@ -62,7 +89,7 @@ def settings(lake: Path) -> Settings:
 
 @pytest.fixture
 def now() -> datetime:
-    return datetime(2026, 11, 29, 3, 0, tzinfo=timezone.utc)
+    return datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")

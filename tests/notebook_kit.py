@@ -26,7 +26,8 @@ def kernel_manager(tmp_path: Path) -> Any:  # jupyter_client.KernelManager
         "language": "python",
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
-    return KernelManager(kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_dir.parent)]))
+    specs = KernelSpecManager(kernel_dirs=[str(spec_dir.parent)])
+    return KernelManager(kernel_name="python3", kernel_spec_manager=specs)
 
 
 def output_text(notebook: nbformat.NotebookNode) -> str:

@@ -19,9 +19,11 @@ from pathlib import Path
 
 import polars as pl
 
-from accesslake import holds, ingest, lake as lakefs
+from accesslake import holds, ingest
+from accesslake import storage as lakefs
 from accesslake.config import Settings
 from accesslake.schema import REJECT_SCHEMA, REQUEST_SCHEMA
+from accesslake.storage import Layout
 
 SID_FORMAT = '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" "%{sid}C"'
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
@@ -92,14 +94,14 @@ def _read(files: list[Path], schema: pl.Schema, **extra: str | None) -> pl.DataF
 
 def main_rows(lake: Path) -> pl.DataFrame:
     """Every row of requests/ (with ``_file``)."""
-    return _read(lakefs.list_files(lake / lakefs.REQUESTS), REQUEST_SCHEMA)
+    return _read(lakefs.list_files(Layout(lake).requests), REQUEST_SCHEMA)
 
 
 def held_rows(lake: Path) -> pl.DataFrame:
     """Every row of held/ (with ``_file`` and ``incident``)."""
     frames = [
         _read(part.files(), REQUEST_SCHEMA, incident=part.incident)
-        for part in lakefs.list_partitions(lake / lakefs.HELD)
+        for part in lakefs.list_partitions(Layout(lake).held)
     ]
     frames = [f for f in frames if f.height]
     if not frames:
@@ -108,7 +110,7 @@ def held_rows(lake: Path) -> pl.DataFrame:
 
 
 def reject_rows(lake: Path) -> pl.DataFrame:
-    return _read(lakefs.list_files(lake / lakefs.REJECTS), REJECT_SCHEMA)
+    return _read(lakefs.list_files(Layout(lake).rejects), REJECT_SCHEMA)
 
 
 def snapshot(lake: Path) -> Counter[tuple[object, ...]]:
@@ -156,7 +158,7 @@ def tree(lake: Path) -> dict[str, tuple[int, str]]:
 
 def leftovers(lake: Path) -> list[Path]:
     """Temporary files, staging and journals that must not outlive a run."""
-    found = [p for p in lake.rglob("*") if p.is_file() and (p.name.endswith(".tmp") or lakefs.TMP in p.parts)]
+    found = [p for p in lake.rglob("*") if p.is_file() and (p.name.endswith(".tmp") or "_tmp" in p.parts)]
     for folder in ("journal", "pending"):
         found += lakefs.list_files(lake / "ledger" / folder, "", hidden=True)
     return found

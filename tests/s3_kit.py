@@ -263,7 +263,7 @@ class S3Server:
         while True:
             self._check_alive()
             try:
-                urllib.request.urlopen(self.endpoint + "/", timeout=1).close()  # noqa: S310 - loopback
+                urllib.request.urlopen(self.endpoint + "/", timeout=1).close()
                 break
             except urllib.error.HTTPError:
                 break

@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
+from retention_kit import ip_like
 
-from accesslake import anonymize as anonymizer
+from accesslake import retention as anonymizer
 from accesslake.audit import run_audit
-from accesslake.auditlog import read_events
 from accesslake.config import Settings, load_settings
 from accesslake.errors import ConfigError
 from accesslake.policy import (
@@ -30,7 +30,7 @@ from accesslake.policy import (
     scrub_text_expr,
 )
 from accesslake.schema import REQUEST_SCHEMA, conform
-from retention_kit import ip_like
+from accesslake.storage.auditlog import read_events
 
 NOW = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -167,7 +167,7 @@ def test_override_above_168_is_accepted_logged_and_recorded(
 
     # Every run under the override says so in the append-only audit log (rule D2).
     settings = Settings(lake=lake, policy=policy)
-    anonymizer.anonymize(settings, NOW)
+    anonymizer.run_retention(settings, NOW)
     run_audit(settings, NOW)
     for event in ("anonymize", "audit"):
         (record,) = read_events(lake, event)
@@ -176,7 +176,7 @@ def test_override_above_168_is_accepted_logged_and_recorded(
 
 def test_the_default_policy_records_no_override(lake: Path) -> None:
     settings = Settings(lake=lake)
-    anonymizer.anonymize(settings, NOW)
+    anonymizer.run_retention(settings, NOW)
     run_audit(settings, NOW)
     assert [r["policy_override"] for r in read_events(lake) if r["event"] in ("anonymize", "audit")] == [False, False]
 
@@ -334,7 +334,8 @@ def test_scrubbing_replaces_the_leading_host_and_keeps_the_rest() -> None:
 # ---------------------------------------------------------------- the deadline (T2, T3)
 
 
-def deadlines(rows: list[tuple[datetime | None, datetime]], policy: Policy = Policy()) -> list[datetime]:
+def deadlines(rows: list[tuple[datetime | None, datetime]], policy: Policy | None = None) -> list[datetime]:
+    policy = policy or Policy()
     frame = pl.DataFrame(rows, schema={"ts": pl.Datetime("us", "UTC"), "received_at": pl.Datetime("us", "UTC")},
                          orient="row")
     return frame.select(deadline_expr(policy).alias("deadline"))["deadline"].to_list()

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from accesslake.formats import compile_format
-from accesslake.parse import parse_batch
+from accesslake.logs.formats import compile_format
+from accesslake.logs.parse import parse_batch
 
 RECEIVED = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")

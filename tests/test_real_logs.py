@@ -32,14 +32,15 @@ remaining differences are GoAccess's and are recomputed here, not hard-coded:
 from __future__ import annotations
 
 import gzip
+import hashlib
 import ipaddress
 import json
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ from typing import Any
 import duckdb
 import polars as pl
 import pytest
+from conftest import real_log, real_log_manifest, real_log_report
 
 from accesslake.config import Settings
 from accesslake.ingest import IngestResult, ingest_file, ledger_records
@@ -95,7 +97,7 @@ def _is_ip(text: str) -> bool:
 
 @cache
 def raw_log(folder: Path, name: str) -> RawLog:
-    path = folder / name
+    path = real_log(name)
     data = path.read_bytes()
     if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)
@@ -117,7 +119,7 @@ def raw_log(folder: Path, name: str) -> RawLog:
 
 @cache
 def goaccess(folder: Path, name: str) -> dict[str, Any]:
-    report = json.loads((folder / f"{name}.goaccess.json").read_text(encoding="utf-8"))
+    report = json.loads(real_log_report(name).read_text(encoding="utf-8"))
     general = report["general"]
     classes = {
         int(item["data"][0]): (item["hits"]["count"], item["bytes"]["count"])
@@ -179,11 +181,11 @@ def ingested(real_logs: Path, tmp_path_factory: pytest.TempPathFactory) -> Inges
         if name not in done:
             root = tmp_path_factory.mktemp(name.split(".")[0])
             archive_settings = Settings(lake=root / "archive", policy=Policy())
-            archive = ingest_file(real_logs / name, archive_settings, ARCHIVE_NOW)
+            archive = ingest_file(real_log(name), archive_settings, ARCHIVE_NOW)
             # 168 h: secrepo_2021 spans five days and one hour; no row may be past the limit.
             fresh_settings = Settings(lake=root / "fresh", policy=Policy(anonymize_after_hours=168))
             fresh_now = raw_log(real_logs, name).last_ts + timedelta(hours=1)
-            fresh = ingest_file(real_logs / name, fresh_settings, fresh_now)
+            fresh = ingest_file(real_log(name), fresh_settings, fresh_now)
             done[name] = Ingested(Lake(name, root / "archive", archive), Lake(name, root / "fresh", fresh))
         return done[name]
 
@@ -199,10 +201,23 @@ IS_IP = r"(regexp_full_match(client_ip, '\d{1,3}(\.\d{1,3}){3}') or client_ip li
 each_log = pytest.mark.parametrize("name", LOGS)
 
 
-def test_the_eight_logs_and_their_reports_are_there(real_logs: Path) -> None:
-    logs = sorted(p.name.removesuffix(".goaccess.json") for p in real_logs.glob("*.goaccess.json"))
-    assert logs == LOGS
+def test_the_logs_in_the_repository_are_the_recorded_ones(real_logs: Path) -> None:
+    """Every log the manifest includes is here, byte for byte, with its report; the others are absent
+    and say why; the README describes all eight."""
+    manifest = real_log_manifest()
+    assert sorted(manifest) == LOGS
     assert sorted(readme_table(real_logs)) == LOGS
+    for name, entry in manifest.items():
+        path = real_logs / name
+        if entry["included"]:
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"], name
+            assert (real_logs / f"{name}.goaccess.json").is_file(), name
+        else:
+            assert not path.exists() and entry["why_excluded"], name
+    readme = (real_logs / "README.md").read_text(encoding="utf-8")
+    for name, entry in manifest.items():
+        assert entry["licence"] and entry["source"], name  # where it comes from, under which terms
+        assert str(entry["sha256"]) in readme, f"the README records {name}'s checksum"
 
 
 @each_log

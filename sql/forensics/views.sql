@@ -9,9 +9,10 @@
 --
 -- DuckDB shell (1.3 or later for the lambda syntax; tested with 1.5), from the repository
 -- root, one command:
---   duckdb -cmd "SET VARIABLE lake = 'data/lake'" -cmd ".read sql/forensics/views.sql"
+--   duckdb -cmd "SET VARIABLE lake = 'data/lake'" -cmd ".read sql/empty_tables.sql" \
+--          -cmd ".read sql/forensics/views.sql"
 -- (not `-init`: the shell runs the init file before any -cmd, so `lake` would not be set yet).
--- Python: accesslake.forensics.connect(lake, now), which also appends a `forensic.query`
+-- Python: accesslake.forensics.views.connect(lake, now), which also appends a `forensic.query`
 -- line to the audit log; the plain shell cannot, so use forensics.open_shell or
 -- `accesslake sql --forensic` when the access must be on record.
 --
@@ -58,40 +59,8 @@ set variable forensic_candidate_files = (
 );
 
 -- typed empty tables: a dataset without files still gives a view with the right columns
+-- (requests and candidates: lake_empty, generated in sql/empty_tables.sql; read it first)
 create schema if not exists forensic_empty;
-
-create or replace table forensic_empty.requests (
-    site varchar,
-    date date,
-    row_id varchar,
-    ts timestamptz,
-    client_ip varchar,
-    session_id varchar,
-    remote_user varchar,
-    forwarded_for varchar,
-    vhost varchar,
-    method varchar,
-    path varchar,
-    query varchar,
-    protocol varchar,
-    status smallint,
-    bytes bigint,
-    referrer varchar,
-    referrer_host varchar,
-    user_agent varchar,
-    browser varchar,
-    browser_version varchar,
-    os varchar,
-    os_version varchar,
-    device varchar,
-    is_bot boolean,
-    is_page boolean,
-    response_time_ms double,
-    received_at timestamptz,
-    anonymized_at timestamptz,
-    source_file varchar,
-    source_line bigint
-);
 
 create or replace table forensic_empty.holds (
     id varchar,
@@ -99,31 +68,6 @@ create or replace table forensic_empty.holds (
     status varchar,
     opened_at timestamptz,
     review_at timestamptz
-);
-
-create or replace table forensic_empty.abuse_candidates (
-    candidate_id varchar,
-    site varchar,
-    day date,
-    client_ip varchar,
-    kinds varchar[],
-    score double,
-    count_requests bigint,
-    count_404 bigint,
-    count_404_paths bigint,
-    count_posts bigint,
-    count_auth_failures bigint,
-    count_probe_paths bigint,
-    count_injections bigint,
-    count_odd_methods bigint,
-    peak_per_minute bigint,
-    max_posts_one_path bigint,
-    first_seen_at timestamptz,
-    last_seen_at timestamptz,
-    oldest_at timestamptz,
-    example_requests varchar[],
-    user_agents varchar[],
-    detected_at timestamptz
 );
 
 -- ------------------------------------------------------------------ IP addresses in SQL
@@ -257,7 +201,7 @@ with main_rows as (
             len(getvariable('forensic_request_files')) > 0,
             'from read_parquet(getvariable(''forensic_request_files''), hive_partitioning = true, '
                 || 'hive_types = {''site'': varchar, ''date'': date}, union_by_name = true)',
-            'from forensic_empty.requests'
+            'from lake_empty.requests'
         )
     )
 ),
@@ -269,7 +213,7 @@ held_rows as (
             len(getvariable('forensic_held_files')) > 0,
             'from read_parquet(getvariable(''forensic_held_files''), hive_partitioning = true, '
                 || 'hive_types = {''incident'': varchar, ''site'': varchar, ''date'': date}, union_by_name = true)',
-            'select null::varchar as incident, * from forensic_empty.requests'
+            'select null::varchar as incident, * from lake_empty.requests'
         )
     )
 ),
@@ -310,7 +254,7 @@ from query(
     if(
         len(getvariable('forensic_candidate_files')) > 0,
         'from read_parquet(getvariable(''forensic_candidate_files''), union_by_name = true)',
-        'from forensic_empty.abuse_candidates'
+        'from lake_empty.abuse_candidates'
     )
 );
 

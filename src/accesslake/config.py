@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from accesslake.errors import ConfigError
-from accesslake.lake import lake_root
 from accesslake.policy import Policy, load_policy
+from accesslake.storage import lake_root
 
 __all__ = ["DEFAULT_LAKE", "Settings", "load_settings", "parse_now", "resolve_now"]
 
@@ -31,7 +31,7 @@ ENV_POLICY = "ACCESSLAKE_POLICY"
 class Settings:
     """Where the lake lives, the site's time zone and the retention policy."""
 
-    lake: Path = DEFAULT_LAKE  # or an upath.UPath for s3:// (accesslake.lake.lake_root)
+    lake: Path = DEFAULT_LAKE  # or an upath.UPath for s3:// (accesslake.storage.lake_root)
     policy: Policy = field(default_factory=Policy)
 
     @property
@@ -51,8 +51,8 @@ def parse_now(value: str, *, option: str = "--now") -> datetime:
             f"{option}: {value!r} is not an ISO-8601 time; write e.g. 2026-11-29T03:00:00Z"
         ) from exc
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def resolve_now(value: str | None = None, env: dict[str, str] | None = None) -> datetime:
@@ -62,7 +62,7 @@ def resolve_now(value: str | None = None, env: dict[str, str] | None = None) -> 
         return parse_now(value)
     if environ.get(ENV_NOW):
         return parse_now(environ[ENV_NOW], option=ENV_NOW)
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def load_settings(

@@ -7,8 +7,10 @@ file, line or option at fault and what to do about it::
     ├── ConfigError        a setting, option or the policy file is wrong
     ├── FormatError        a log format string cannot be compiled
     ├── InputError         an input file cannot be read or barely parses
+    ├── QueryError         a SQL query failed (the user's, or a model of sql/)
+    ├── NotFoundError      an id or name names nothing (a hold, candidate, message, mart)
     ├── LockError          another writer holds the lake
-    ├── HoldError          an incident hold is malformed, unknown or not active
+    ├── HoldError          an incident hold is malformed or in the wrong state
     ├── ExportError        an evidence export cannot be written or verified
     └── AuditError         the audit found violations (carries them)
 
@@ -26,6 +28,8 @@ __all__ = [
     "HoldError",
     "InputError",
     "LockError",
+    "NotFoundError",
+    "QueryError",
 ]
 
 
@@ -43,6 +47,14 @@ class FormatError(AccesslakeError):
 
 class InputError(AccesslakeError):
     """An input file cannot be read, or too little of it parses."""
+
+
+class QueryError(AccesslakeError):
+    """A SQL query failed: one the user typed, or a model of ``sql/`` over the lake's data."""
+
+
+class NotFoundError(AccesslakeError):
+    """An id or name given by the user names nothing: a hold, a candidate, a message, a mart."""
 
 
 class LockError(AccesslakeError):

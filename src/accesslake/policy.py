@@ -65,7 +65,9 @@ __all__ = [
     "Policy",
     "anonymize_exprs",
     "deadline_expr",
+    "due_mask",
     "load_policy",
+    "scrub_reject_exprs",
     "scrub_text_expr",
 ]
 
@@ -270,6 +272,15 @@ def scrub_text_expr(column: str, *, leading_host: bool = True) -> pl.Expr:
     if leading_host:
         expr = expr.str.replace(r"^\S+", "[host]")
     return expr
+
+
+def scrub_reject_exprs(mask: pl.Expr, now: datetime) -> list[pl.Expr]:
+    """Expressions that scrub the rejected lines selected by ``mask`` (rule A4) and stamp ``scrubbed_at``."""
+    return [
+        pl.when(mask).then(scrub_text_expr("line")).otherwise(pl.col("line")).alias("line"),
+        pl.when(mask).then(pl.lit(now).cast(pl.Datetime("us", "UTC"))).otherwise(pl.col("scrubbed_at"))
+        .alias("scrubbed_at"),
+    ]
 
 
 def _truncate_ip(value: str, v4: int, v6: int) -> str | None:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import polars as pl
 
-__all__ = ["REJECT_COLUMNS", "REJECT_SCHEMA", "REQUEST_COLUMNS", "REQUEST_SCHEMA", "conform"]
+__all__ = [
+    "CANDIDATE_SCHEMA", "REJECT_COLUMNS", "REJECT_SCHEMA", "REQUEST_COLUMNS", "REQUEST_SCHEMA", "UTC_US",
+    "conform",
+]
 
 UTC_US = pl.Datetime("us", "UTC")
 
@@ -55,6 +58,35 @@ REJECT_COLUMNS: list[tuple[str, pl.DataType, str]] = [
     ("scrubbed_at", UTC_US, "when IP-like tokens were scrubbed; NULL while raw"),
 ]
 REJECT_SCHEMA = pl.Schema({name: dtype for name, dtype, _ in REJECT_COLUMNS})
+
+
+#: Abuse candidates (forensics/abuse_candidates/): one row per client, site and UTC day.
+CANDIDATE_SCHEMA = pl.Schema(
+    {
+        "candidate_id": pl.String(),
+        "site": pl.String(),
+        "day": pl.Date(),
+        "client_ip": pl.String(),
+        "kinds": pl.List(pl.String()),
+        "score": pl.Float64(),
+        "count_requests": pl.Int64(),
+        "count_404": pl.Int64(),
+        "count_404_paths": pl.Int64(),
+        "count_posts": pl.Int64(),
+        "count_auth_failures": pl.Int64(),
+        "count_probe_paths": pl.Int64(),
+        "count_injections": pl.Int64(),
+        "count_odd_methods": pl.Int64(),
+        "peak_per_minute": pl.Int64(),
+        "max_posts_one_path": pl.Int64(),
+        "first_seen_at": UTC_US,
+        "last_seen_at": UTC_US,
+        "oldest_at": UTC_US,
+        "example_requests": pl.List(pl.String()),
+        "user_agents": pl.List(pl.String()),
+        "detected_at": UTC_US,
+    }
+)
 
 
 def conform(frame: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:

@@ -14,9 +14,10 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from accesslake.lake import connect
+from accesslake.errors import AccesslakeError
+from accesslake.storage import connect
 
-__all__ = ["SQL_ROOT", "query", "read_sql"]
+__all__ = ["SQL_ROOT", "open_scripts", "query", "read_sql"]
 
 
 def _root() -> Path:
@@ -45,3 +46,23 @@ def query(name: str, params: dict[str, Any], con: duckdb.DuckDBPyConnection | No
     finally:
         if con is None:
             connection.close()
+
+
+def open_scripts(lake: Any, scripts: tuple[str, ...], variables: dict[str, tuple[Any, str]],
+                 what: str) -> duckdb.DuckDBPyConnection:
+    """A connection that can read ``lake``, in UTC, with ``variables`` set (name -> (value, SQL type),
+    bound, never pasted) and the ``scripts`` of sql/ run in order; an error names the script and
+    ``what`` it was to define."""
+    con = connect(lake)
+    script = scripts[0] if scripts else ""
+    try:
+        con.execute("set TimeZone = 'UTC'").fetchall()
+        for name, (value, sql_type) in variables.items():
+            con.execute(f"set variable {name} = $value::{sql_type}", {"value": value}).fetchall()
+        for script in scripts:
+            for statement in con.extract_statements(read_sql(script)):
+                con.execute(statement).fetchall()
+    except duckdb.Error as exc:
+        con.close()
+        raise AccesslakeError(f"sql/{script}.sql: cannot define {what} over {lake}: {exc}") from exc
+    return con

@@ -1,0 +1,134 @@
+"""``accesslake detect``, ``incident`` and ``export``: incident response."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from accesslake import holds, storage
+from accesslake.cli.analytics import day
+from accesslake.cli.app import Context, bounded_int, register
+from accesslake.config import parse_now
+from accesslake.errors import ConfigError
+from accesslake.forensics import detect, export_incident, hold_from_candidate, read_candidates, verify_export
+
+__all__ = ["add_commands"]
+
+
+def _detect(args: argparse.Namespace, ctx: Context) -> None:
+    if args.site is not None:
+        storage.check_site(args.site)
+    if args.list:
+        found = read_candidates(ctx.settings.lake, site=args.site, day=day(args.day, "--day"))
+        rows = [f"{r['candidate_id']}  {r['day']}  {r['client_ip']:<39} score {r['score']:>6.1f}  "
+                f"{','.join(r['kinds'])}  {r['count_requests']} requests" for r in found.iter_rows(named=True)]
+        ctx.out.emit(found.to_dicts(), rows or ["no abuse candidates"])
+        return
+    with storage.writer_lock(ctx.settings.lake, ctx.wait):
+        result = detect(ctx.settings, ctx.now, day(args.day, "--day"), args.site)
+    ctx.out.emit(result, result.lines())
+
+
+def _export(args: argparse.Namespace, ctx: Context) -> None:
+    if args.verify:
+        if not args.dir:
+            raise ConfigError("export verify: give the export folder, e.g. `accesslake export verify evidence/CASE-17`")
+        verified = verify_export(Path(args.dir))
+        ctx.out.emit(verified, verified.lines())
+        return
+    missing = [flag for flag, value in (("--incident", args.incident), ("--out", args.out),
+               ("--recipient", args.recipient), ("--reference", args.reference),
+               ("--legal-basis", args.legal_basis), ("--operator", args.operator)) if not value]
+    if missing:
+        raise ConfigError(f"export: {', '.join(missing)} required (or `accesslake export verify DIR`)")
+    with storage.writer_lock(ctx.settings.lake, ctx.wait):
+        result = export_incident(
+            ctx.settings, args.incident, Path(args.out), recipient=args.recipient, reference=args.reference,
+            legal_basis=args.legal_basis, operator=args.operator, approver=args.approver, now=ctx.now,
+        )
+    ctx.out.emit(result, result.lines())
+
+
+def _incident(args: argparse.Namespace, ctx: Context) -> None:
+    lake, now = ctx.settings.lake, ctx.now
+    max_days = ctx.settings.policy.max_review_days
+    if args.action == "list":
+        found = holds.list_holds(lake)
+        rows = [f"{h.id}  {'active' if h.is_active(now) else h.status:8}  review {h.review_at:%Y-%m-%d}  "
+                f"{h.case_reference}  {h.purpose}" for h in found]
+        ctx.out.emit([h.to_dict() for h in found], rows or ["no incident holds"])
+        return
+    if args.action == "open" and args.from_candidate:
+        with storage.writer_lock(lake, ctx.wait):
+            hold = hold_from_candidate(
+                ctx.settings, args.from_candidate, case_reference=args.case, purpose=args.purpose,
+                legal_basis=tuple(args.legal_basis), authorized_by=args.authorized_by, now=now,
+                review_days=args.review_days,
+            )
+    elif args.action == "open":
+        if not (args.start and args.end):
+            raise ConfigError("incident open: --start and --end are required unless --from-candidate is given")
+        scope = holds.Scope(
+            start=parse_now(args.start, option="--start"), end=parse_now(args.end, option="--end"),
+            ips=tuple(args.ip), cidrs=tuple(args.cidr), session_ids=tuple(args.session),
+            paths=tuple(args.path), user_agents=tuple(args.user_agent),
+        )
+        hold = holds.open_hold(
+            lake, case_reference=args.case, scope=scope, purpose=args.purpose, legal_basis=tuple(args.legal_basis),
+            authorized_by=args.authorized_by, now=now, review_days=args.review_days, max_review_days=max_days,
+        )
+    elif args.action == "show":
+        hold = holds.get_hold(lake, args.id)
+    elif args.action == "renew":
+        hold = holds.renew_hold(lake, args.id, by=args.by, now=now, days=args.days, max_review_days=max_days)
+    else:
+        hold = holds.release_hold(lake, args.id, by=args.by, now=now)
+    ctx.out.emit(hold.to_dict(), hold.to_json())
+
+
+def add_commands(sub: Any) -> None:
+    p = register(sub, "detect", _detect, help="find abuse candidates (scanners, brute force, floods, payloads)")
+    p.add_argument("--day", help="UTC day YYYY-MM-DD (default: every day still holding IPs)")
+    p.add_argument("--site", help="one site (default: all)")
+    p.add_argument("--list", action="store_true", help="list stored candidates instead of detecting")
+
+    p = register(sub, "export", _export, help="evidence export of an active hold (or: export verify DIR)")
+    p.add_argument("verify", nargs="?", choices=["verify"], help="verify an export folder instead")
+    p.add_argument("dir", nargs="?", help="the export folder to verify")
+    p.add_argument("--incident", help="hold id")
+    p.add_argument("--out", help="new folder to write")
+    p.add_argument("--recipient", help="authority or forensic firm receiving the data")
+    p.add_argument("--reference", help="their request reference")
+    p.add_argument("--legal-basis", help="legal basis of the disclosure")
+    p.add_argument("--operator", help="who runs the export")
+    p.add_argument("--approver", help="who approved the disclosure")
+
+    p = register(sub, "incident", _incident, help="incident holds: open, list, show, renew, release")
+    isub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    o = isub.add_parser("open", help="open a hold: rows in its scope are kept intact in held/")
+    o.add_argument("--case", required=True, help="case reference")
+    o.add_argument("--purpose", required=True, help="why the data is kept")
+    o.add_argument("--legal-basis", action="append", required=True,
+                   help="Art. 6(1)(c) GDPR | Art. 6(1)(f) GDPR | §24 BDSG (short: 6-1-c, 6-1-f, bdsg-24); repeatable")
+    o.add_argument("--authorized-by", required=True, help="who authorised the hold")
+    o.add_argument("--from-candidate", metavar="ID", help="pre-fill the scope from an abuse candidate "
+                   "(its IP over its UTC day); see `accesslake detect --list`")
+    o.add_argument("--start", help="scope window start (ISO-8601)")
+    o.add_argument("--end", help="scope window end (ISO-8601)")
+    for flag, dest, text in (("--ip", "ip", "client IP"), ("--cidr", "cidr", "network, v4 or v6"),
+                             ("--session", "session", "session id"), ("--path", "path", "path glob"),
+                             ("--user-agent", "user_agent", "user-agent substring")):
+        o.add_argument(flag, dest=dest, action="append", default=[], help=f"{text}; repeatable")
+    o.add_argument("--review-days", type=bounded_int(1, 30), help="days until review (default and maximum: "
+                   "policy, 30)")
+    s_ = isub.add_parser("show", help="show one hold")
+    s_.add_argument("id")
+    isub.add_parser("list", help="list holds")
+    r = isub.add_parser("renew", help="extend an active hold's review date")
+    r.add_argument("id")
+    r.add_argument("--by", required=True, help="who renews it")
+    r.add_argument("--days", type=bounded_int(1, 30), help="days from now (at most the policy maximum)")
+    r = isub.add_parser("release", help="release a hold: its rows return anonymised in the next run")
+    r.add_argument("id")
+    r.add_argument("--by", required=True, help="who releases it")

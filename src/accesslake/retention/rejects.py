@@ -1,0 +1,35 @@
+"""Retention of ``rejects/``: rejected lines past ``anonymize_after`` lose their personal tokens (A4)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+from accesslake import storage
+from accesslake.config import Settings
+from accesslake.faults import fault
+from accesslake.policy import scrub_reject_exprs
+from accesslake.retention.result import AnonymizeResult
+from accesslake.schema import REJECT_SCHEMA
+from accesslake.storage import Layout
+
+__all__ = ["scrub_rejects"]
+
+
+def scrub_rejects(settings: Settings, now: datetime, result: AnonymizeResult, *, dry_run: bool = False) -> None:
+    """Scrub every rejected line received more than ``anonymize_after`` ago and not yet scrubbed."""
+    policy = settings.policy
+    due = (pl.col("received_at") + pl.duration(hours=policy.anonymize_after_hours)) <= pl.lit(now)
+    for path in storage.list_files(Layout(settings.lake).rejects):
+        frame = storage.read_parquet(path)
+        late = due & pl.col("scrubbed_at").is_null()
+        n = int(frame.select(late.sum()).item())
+        if not n:
+            continue
+        result.rejects_scrubbed += n
+        if dry_run:
+            continue
+        scrubbed = frame.with_columns(scrub_reject_exprs(late, now)).select(list(REJECT_SCHEMA.names()))
+        storage.write_parquet_atomic(scrubbed, path)
+        fault("after-reject-write")

@@ -1,0 +1,80 @@
+"""The retention run: every store, in order, at an explicit ``now`` (the caller holds the writer lock).
+
+For the whole lake, not only yesterday (rule P2):
+
+1. :func:`~.requests.anonymize_partition` for every partition of ``requests/``;
+2. :func:`~.held.return_released`, then :func:`~.held.redact_ended_holds`;
+3. :func:`~.rejects.scrub_rejects`;
+4. :func:`~.candidates.expire_candidates`;
+5. :func:`~.landing.delete_landing`;
+
+then staging is cleaned and one ``anonymize`` line goes to the audit log.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from accesslake import holds, storage
+from accesslake.config import Settings
+from accesslake.retention.candidates import expire_candidates
+from accesslake.retention.held import redact_ended_holds, return_released
+from accesslake.retention.journal import recover
+from accesslake.retention.landing import delete_landing
+from accesslake.retention.rejects import scrub_rejects
+from accesslake.retention.requests import anonymize_partition
+from accesslake.retention.result import AnonymizeResult
+from accesslake.storage import Layout, auditlog
+
+__all__ = ["run_retention", "run_retention_after"]
+
+
+def run_retention_after(settings: Settings, now: datetime, main: list[AnonymizeResult]) -> AnonymizeResult:
+    """:func:`run_retention` once the caller anonymised the due partitions itself (``main``)."""
+    return run_retention(settings, now, main=main)
+
+
+def run_retention(
+    settings: Settings, now: datetime, *, dry_run: bool = False, main: list[AnonymizeResult] | None = None
+) -> AnonymizeResult:
+    """Apply retention to every store at ``now``.
+
+    ``main``: the results of step 1 when the caller already ran :func:`anonymize_partition`
+    for every partition of :func:`~.requests.partitions_due` (the Dask flow does, one task per
+    partition). The caller has run the pipeline's recovery first.
+    """
+    lake = settings.lake
+    policy = settings.policy
+    result = AnonymizeResult(dry_run=dry_run)
+    if not dry_run:
+        result.recovered = recover(lake)
+    active = holds.active_holds(lake, now)
+    result.holds_active = [h.id for h in active]
+
+    if main is None:
+        main = [anonymize_partition(settings, now, part, dry_run=dry_run, active=active)
+                for part in storage.list_partitions(Layout(lake).requests)]
+    for done in main:
+        result.files_rewritten += done.files_rewritten
+        result.rows_anonymized += done.rows_anonymized
+        result.rows_held += done.rows_held
+        result.problems += done.problems
+    return_released(settings, now, result, active, dry_run=dry_run)
+    redact_ended_holds(settings, now, result, dry_run=dry_run)
+    scrub_rejects(settings, now, result, dry_run=dry_run)
+    expire_candidates(settings, now, result, dry_run=dry_run)
+    delete_landing(settings, now, result, dry_run=dry_run)
+
+    if not dry_run:
+        storage.clean_tmp(lake)
+        auditlog.append_event(
+            lake, "anonymize", now, files_rewritten=result.files_rewritten,
+            rows_anonymized=result.rows_anonymized, rows_held=result.rows_held,
+            rows_returned=result.rows_returned, rejects_scrubbed=result.rejects_scrubbed,
+            landing_deleted=len(result.landing_deleted), recovered=result.recovered,
+            candidates_deleted=result.candidates_deleted, holds_redacted=result.holds_redacted,
+            holds_active=result.holds_active, holds_returned=result.holds_returned,
+            anonymize_after_hours=policy.anonymize_after_hours, max_age_hours=policy.max_age_hours,
+            policy_override=policy.is_override,
+        )
+    return result

@@ -1,0 +1,166 @@
+"""Where every store of the lake lives: the one place that names the lake's paths.
+
+The layout is a public interface (``docs/lake.md`` is checked against
+:data:`STORES` by a test); analysts and auditors read these paths directly::
+
+    <lake>/requests/site=<site>/date=<YYYY-MM-DD>/part-*.parquet          main dataset
+    <lake>/held/incident=<id>/site=<site>/date=<day>/*.parquet             incident holds (0700)
+    <lake>/rejects/site=<site>/date=<day>/*.parquet                        unparsed lines
+    <lake>/marts/<table>/site=<site>/date=<day>/part-0.parquet             aggregates
+    <lake>/forensics/abuse_candidates/site=<site>/date=<day>/part-0.parquet abuse candidates (0700)
+    <lake>/incidents/<id>.json                                             hold records (0700)
+    <lake>/disclosures/disclosures.jsonl                                   evidence exports (0700)
+    <lake>/messages/register.parquet                                       contact-form register
+    <lake>/ledger/ingest.jsonl, ledger/pending/, ledger/journal/           ingest ledger, recovery
+    <lake>/audit/audit.jsonl                                               hash-chained audit log
+    <lake>/quarantine/                                                     inputs that could not be read
+    <lake>/landing/                                                        raw files to ingest
+    <lake>/_tmp/                                                           staging; empty after a run
+    <lake>/policy.toml, <lake>/.lock                                       policy file, writer lock
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Layout", "STORES", "Store"]
+
+# A path in the lake: pathlib.Path for a local folder, upath.UPath for object storage.
+LakePath = Any
+
+
+@dataclass(frozen=True)
+class Store:
+    """One store of the lake: its path (relative to the root, '/'-separated), what it holds."""
+
+    name: str
+    path: str
+    holds: str
+    private: bool = False  # owner-only (0700/0600) on a folder; a bucket-policy matter on S3
+
+
+#: Every store, in the order docs/lake.md lists them.
+STORES: tuple[Store, ...] = (
+    Store("requests", "requests", "main dataset, one row per request, partitioned by site and UTC date"),
+    Store("held", "held", "rows under an active incident hold, every field intact", private=True),
+    Store("rejects", "rejects", "lines that did not parse, with the reason"),
+    Store("marts", "marts", "aggregates per site and day, no personal columns"),
+    Store("incidents", "incidents", "incident hold records", private=True),
+    Store("forensics", "forensics", "abuse candidates with their IPs", private=True),
+    Store("disclosures", "disclosures", "one record per evidence export", private=True),
+    Store("messages", "messages", "contact-form message register", private=True),
+    Store("ledger", "ledger", "ingest ledger and crash-recovery intents and journals"),
+    Store("audit", "audit", "the append-only, hash-chained audit log"),
+    Store("quarantine", "quarantine", "inputs that could not be read or parsed, with the reason", private=True),
+    Store("landing", "landing", "raw files waiting to be ingested"),
+    Store("tmp", "_tmp", "staging; empty after every completed run"),
+)
+
+_PARTITION = re.compile(r"^(?P<key>site|date|incident)=(?P<value>[^/]+)$")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The paths of one lake. ``Layout(root).requests`` is ``<root>/requests``, and so on."""
+
+    root: LakePath
+
+    # datasets
+    @property
+    def requests(self) -> LakePath:
+        return self.root / "requests"
+
+    @property
+    def held(self) -> LakePath:
+        return self.root / "held"
+
+    @property
+    def rejects(self) -> LakePath:
+        return self.root / "rejects"
+
+    @property
+    def marts(self) -> LakePath:
+        return self.root / "marts"
+
+    def mart(self, name: str) -> LakePath:
+        return self.marts / name
+
+    @property
+    def forensics(self) -> LakePath:
+        return self.root / "forensics"
+
+    @property
+    def candidates(self) -> LakePath:
+        return self.forensics / "abuse_candidates"
+
+    # records
+    @property
+    def incidents(self) -> LakePath:
+        return self.root / "incidents"
+
+    def incident(self, hold_id: str) -> LakePath:
+        return self.incidents / f"{hold_id}.json"
+
+    @property
+    def disclosures(self) -> LakePath:
+        return self.root / "disclosures" / "disclosures.jsonl"
+
+    @property
+    def message_register(self) -> LakePath:
+        return self.root / "messages" / "register.parquet"
+
+    @property
+    def ledger(self) -> LakePath:
+        return self.root / "ledger" / "ingest.jsonl"
+
+    @property
+    def intents(self) -> LakePath:
+        return self.root / "ledger" / "pending"
+
+    @property
+    def journal(self) -> LakePath:
+        return self.root / "ledger" / "journal"
+
+    @property
+    def audit_log(self) -> LakePath:
+        return self.root / "audit" / "audit.jsonl"
+
+    # inputs and scratch
+    @property
+    def quarantine(self) -> LakePath:
+        return self.root / "quarantine"
+
+    @property
+    def landing(self) -> LakePath:
+        return self.root / "landing"
+
+    @property
+    def tmp(self) -> LakePath:
+        return self.root / "_tmp"
+
+    @property
+    def policy_file(self) -> LakePath:
+        return self.root / "policy.toml"
+
+    @property
+    def lock(self) -> LakePath:
+        return self.root / ".lock"
+
+    def store(self, name: str) -> LakePath:
+        """The folder of the store called ``name`` in :data:`STORES`."""
+        for store in STORES:
+            if store.name == name:
+                return self.root / store.path
+        raise KeyError(name)
+
+
+def partition_keys(relative_parts: tuple[str, ...]) -> dict[str, str]:
+    """``{"site": ..., "date": ..., "incident": ...}`` from the folder names of a partition path."""
+    keys: dict[str, str] = {}
+    for part in relative_parts:
+        match = _PARTITION.match(str(part).strip("/"))
+        if match:
+            keys[match["key"]] = match["value"]
+    return keys
