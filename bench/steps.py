@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -44,7 +45,7 @@ def generate(args: dict[str, Any]) -> Result:
     from accesslake.demo.loggen import generate_log
 
     start = time.perf_counter()
-    result = generate_log(Path(args["log"]), now=datetime.fromisoformat(args["now"]), days=1,
+    result = generate_log(Path(args["log"]), now=datetime.fromisoformat(args["now"]), days=int(args.get("days", 1)),
                           lines=int(args["lines"]), seed=42)
     return {"seconds": time.perf_counter() - start, "items": result.lines}
 
@@ -129,8 +130,144 @@ def floor(args: dict[str, Any]) -> Result:
     return {"seconds": seconds, "items": rows, "files": len(files)}
 
 
+# The fields of a demo-format line: combined + %D + the sid cookie (bench/shapes.py reshapes them).
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
+_DEMO_LINE = (rf"^(?P<host>\S+) (?P<ident>\S+) (?P<user>\S+) (?P<time>\[[^\]]+\]) \"(?P<method>\S+) "
+              rf"(?P<target>\S+) (?P<proto>[^\"]+)\" (?P<status>\S+) (?P<bytes>\S+) (?P<referrer>{_QUOTED}) "
+              rf"\"(?P<agent>(?:[^\"\\]|\\.)*)\" (?P<micros>\S+) (?P<cookie>{_QUOTED})$")
+
+
+def reshape(args: dict[str, Any]) -> Result:
+    """A demo-format log rewritten as another shape (bench/shapes.py); unmatched lines are kept as they are."""
+    import polars as pl
+
+    shape = args["shape"]
+    text = Path(args["source"]).read_bytes().decode("utf-8", errors="replace")
+    lines = pl.Series("line", text.removesuffix("\n").split("\n"), dtype=pl.String)
+    start = time.perf_counter()
+    parts = lines.str.extract_groups(_DEMO_LINE).struct.unnest().with_columns(line=lines,
+                                                                              n=pl.int_range(pl.len()))
+    ok = pl.col("host").is_not_null()
+    host, target, agent = pl.col("host"), pl.col("target"), pl.col("agent")
+    if shape == "combined-3days-returning":  # 5,000 addresses, each coming back every day
+        slot = (pl.col("host").hash(seed=7) % 5000).cast(pl.Int64)
+        host = pl.format("198.18.{}.{}", slot // 256, slot % 256)
+    if shape == "combined-many-agents":  # a build number per line, from a pool of lines/20
+        build = (pl.col("n").hash(seed=11) % max(1, len(lines) // 20)).cast(pl.String)
+        agent = pl.col("agent").str.replace(r"^([^(]*\()", "${1}build " + "", literal=False) + " b/" + build
+    if shape == "combined-many-paths":  # most requests get a path and query of their own
+        target = pl.format("/x{}{}?v={}", pl.col("n") % 250_000, pl.col("target"), pl.col("n"))
+    request = pl.format('"{} {} {}"', pl.col("method"), target, pl.col("proto"))
+    combined = pl.concat_str([host, pl.col("ident"), pl.col("user"), pl.col("time"), request, pl.col("status"),
+                              pl.col("bytes"), pl.col("referrer"), pl.format('"{}"', agent)], separator=" ")
+    common = pl.concat_str([host, pl.col("ident"), pl.col("user"), pl.col("time"), request, pl.col("status"),
+                            pl.col("bytes")], separator=" ")
+    out = parts.select(pl.when(ok).then(common if shape == "common-1day" else combined)
+                       .otherwise(pl.col("line")).alias("line"))
+    Path(args["target"]).write_text("\n".join(out["line"].to_list()) + "\n", encoding="utf-8")
+    return {"seconds": time.perf_counter() - start, "items": out.height,
+            "distinct": {"hosts": parts.select(host.n_unique()).item(),
+                         "agents": parts.select(agent.n_unique()).item(),
+                         "targets": parts.select(target.n_unique()).item()}}
+
+
+def _day_log(folder: Path, day: int, args: dict[str, Any]) -> Path:
+    """The demo log of day ``day`` of bench/year.py's lake (seeded by the day), written into ``folder``."""
+    from datetime import timedelta
+
+    from accesslake.demo.loggen import generate_log
+
+    end = datetime.fromisoformat(args["start"]) + timedelta(days=day - 1)
+    path = folder / f"access-{end:%Y%m%d}.log"
+    generate_log(path, now=end, days=1, lines=int(args["lines"]), seed=day)
+    return path
+
+
+def _night(args: dict[str, Any], day: int) -> datetime:
+    from datetime import timedelta
+
+    return datetime.fromisoformat(args["start"]) + timedelta(days=day - 1, hours=1, minutes=30)
+
+
+def year_build(args: dict[str, Any]) -> Result:
+    """Days ``first..last`` of bench/year.py's lake, as the nightly leaves them (ingest, marts, retention)."""
+    from accesslake.analytics import build_marts
+    from accesslake.demo.loggen import DEMO_COOKIE, DEMO_FORMAT
+    from accesslake.ingest import ingest_file
+    from accesslake.retention import run_retention
+    from accesslake.storage import writer_lock
+
+    settings = _settings(args["lake"])
+    scratch = Path(args["work"]) / "build"
+    scratch.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with writer_lock(settings.lake):
+        for day in range(int(args["first"]), int(args["last"]) + 1):
+            log = _day_log(scratch, day, args)
+            night = _night(args, day)
+            ingest_file(log, settings, night, site="www", fmt=DEMO_FORMAT, cookie=DEMO_COOKIE)
+            build_marts(settings, night)
+            run_retention(settings, night)
+            log.unlink()
+    return {"seconds": time.perf_counter() - start, "items": int(args["last"]) - int(args["first"]) + 1}
+
+
+def _count_s3_requests(lake: Any) -> Counter[str]:
+    """Count every S3 request the process makes from now on, by operation (botocore events)."""
+    from fsspec.asyn import sync
+
+    counts: Counter[str] = Counter()
+    fs = lake.fs
+    sync(fs.loop, fs.set_session)
+
+    def seen(event_name: str = "", **_: Any) -> None:
+        counts[event_name.rsplit(".", 1)[-1]] += 1
+
+    fs.s3.meta.events.register("before-send.s3", seen)
+    return counts
+
+
+def year_night(args: dict[str, Any]) -> Result:
+    """The real nightly run after day ``day`` of bench/year.py's lake, that day's log in landing/."""
+    from accesslake.demo.loggen import DEMO_COOKIE, DEMO_FORMAT
+    from accesslake.pipeline import NightlyOptions, run_nightly
+    from accesslake.storage import Layout, local_path, write_bytes_atomic
+
+    settings = _settings(args["lake"])
+    day = int(args["day"])
+    scratch = Path(args["work"]) / "landing-scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    log = _day_log(scratch, day, args)
+    write_bytes_atomic(Layout(settings.lake).landing / log.name, log.read_bytes())
+    log.unlink()
+    requests = None if local_path(settings.lake) is not None else _count_s3_requests(settings.lake)
+    start = time.perf_counter()
+    result = run_nightly(settings, _night(args, day), NightlyOptions(site="www", fmt=DEMO_FORMAT, cookie=DEMO_COOKIE))
+    seconds = time.perf_counter() - start
+    out: Result = {"seconds": seconds, "items": sum(r.lines_read for r in result.ingested),
+                   "audit_ok": bool(result.audit and result.audit.ok), "failures": len(result.failures)}
+    if requests is not None:
+        out["s3_requests"] = dict(sorted(requests.items()))
+        out["s3_requests_total"] = sum(requests.values())
+    return out
+
+
+def copy_lake(args: dict[str, Any]) -> Result:
+    """Copy an S3 lake prefix to another (bench/year.py runs each measured night on a copy)."""
+    from accesslake.storage import lake_root
+
+    source, target = lake_root(args["source"]), lake_root(args["target"])
+    start = time.perf_counter()
+    fs = source.fs
+    if fs.exists(target.path):
+        fs.rm(target.path, recursive=True)
+    fs.copy(source.path, target.path, recursive=True)
+    return {"seconds": time.perf_counter() - start, "items": 0}
+
+
 STEPS: dict[str, Callable[[dict[str, Any]], Result]] = {
     "generate": generate, "ingest": ingest, "marts": marts, "anonymize": anonymize, "nightly": nightly, "floor": floor,
+    "reshape": reshape, "year_build": year_build, "year_night": year_night, "copy_lake": copy_lake,
 }
 
 
