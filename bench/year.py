@@ -142,9 +142,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             row["seconds"] = statistics.median(r["seconds"] for r in runs)
             row["wall"] = statistics.median(r["wall"] for r in runs)
             results[str(day)] = row
+            counts = {k: v for k, v in row.items() if k not in ("seconds", "wall", "peak_mib")}
             print(f"night after day {day:>3}: {row['seconds']:6.2f} s (wall {row['wall']:.2f} s, peak "
-                  f"{row['peak_mib']:.0f} MiB) {json.dumps({k: v for k, v in row.items() if k not in ('seconds', 'wall', 'peak_mib')})}",
-                  flush=True)
+                  f"{row['peak_mib']:.0f} MiB) {json.dumps(counts)}", flush=True)
         report = {"days": args.days, "lines_per_day": args.lines_per_day, "runs": args.runs,
                   "storage": "s3" if args.s3 else "folder", "nights": results}
         name = "year-s3.json" if args.s3 else "year.json"
