@@ -272,3 +272,136 @@ def test_candidate_hold_export_verify_on_the_demo(tmp_path: Path) -> None:
     assert exported["row_id"].to_list() == timeline["row_id"].to_list()
     assert result.row_count == found.filter(pl.col("candidate_id") == candidate_id)["count_requests"][0]
     assert verify_export(tmp_path / "evidence").export_id == result.export_id
+
+
+# ---------------------------------------------------------------- overlapping holds (issue 11)
+
+
+def test_a_row_held_for_another_hold_is_exported_with_each(settings: Settings, hold: holds.Hold,
+                                                           tmp_path: Path) -> None:
+    """A row is stored once, under the first hold; every hold whose scope covers it exports it."""
+    by_path = open_hold(settings.lake, ips=(), paths=("/login",))
+    store(settings.lake, make_rows({"row_id": "both", "ts": T0 - timedelta(hours=5), "path": "/login"},
+                                   {"row_id": "ip-only", "ts": T0 - timedelta(hours=4), "path": "/cart"}),
+          incident=hold.id)
+    mine = run_export(settings, hold.id, tmp_path / "by-ip")
+    theirs = run_export(settings, by_path.id, tmp_path / "by-path")
+    exported = {r.hold_id: pl.read_parquet(Path(r.out_dir) / "requests.parquet") for r in (mine, theirs)}
+    assert "both" in exported[hold.id]["row_id"].to_list()
+    other = exported[by_path.id]
+    assert other["row_id"].to_list() == ["both", "main-2"]  # /login: the held row and the one still in requests/
+    assert other["source"].to_list() == ["held", "requests"]
+    assert other["incident_id"].to_list() == [by_path.id, None]  # held for this hold, wherever it is stored
+    assert len(lakefs.list_files(settings.lake / "held")) == 2  # nothing was copied
+
+
+# ---------------------------------------------------------------- where an export may go
+
+
+@pytest.mark.parametrize("via", ["direct", "symlink"])
+def test_an_export_inside_the_lake_is_refused(settings: Settings, hold: holds.Hold, tmp_path: Path, via: str) -> None:
+    out = settings.lake / "evidence" / "CASE-1"
+    if via == "symlink":  # a path outside that resolves into the lake
+        (tmp_path / "outside").symlink_to(settings.lake, target_is_directory=True)
+        out = tmp_path / "outside" / "evidence"
+    with pytest.raises(ExportError, match=r"^--out: .* is inside the lake .*; write the evidence outside the lake"):
+        run_export(settings, hold.id, out)
+    assert not (settings.lake / "evidence").exists()
+    assert export.read_disclosures(settings.lake) == []
+
+
+def test_the_result_names_the_manifest_hash_for_the_cover_letter(settings: Settings, hold: holds.Hold,
+                                                                 tmp_path: Path) -> None:
+    result = run_export(settings, hold.id, tmp_path / "evidence")
+    digest = hashlib.sha256((tmp_path / "evidence" / "manifest.json").read_bytes()).hexdigest()
+    assert f"manifest SHA-256 for the cover letter: {digest}" in "\n".join(result.lines())
+
+
+def test_a_damaged_disclosure_register_is_named(settings: Settings, hold: holds.Hold, tmp_path: Path) -> None:
+    run_export(settings, hold.id, tmp_path / "evidence")
+    with export.disclosures_path(settings.lake).open("a", encoding="utf-8") as register:
+        register.write("{not json\n")
+    with pytest.raises(ExportError, match=r"disclosures.jsonl: line 2 is not a JSON disclosure record"):
+        export.read_disclosures(settings.lake)
+
+
+# ---------------------------------------------------------------- verification against an anchor
+
+
+def _rehash(folder: Path, edit: object = None) -> None:
+    """Recompute the manifest's hashes (a consistent forgery); ``edit`` changes the manifest first."""
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    for entry in manifest["files"]:
+        path = folder / entry["name"]
+        entry["sha256"], entry["size_bytes"] = hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size
+    if callable(edit):
+        edit(manifest)
+    body = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    (folder / "manifest.json").write_bytes(body)
+    (folder / "manifest.json.sha256").write_text(f"{hashlib.sha256(body).hexdigest()}  manifest.json\n")
+
+
+def test_verify_names_its_anchors(settings: Settings, exported: Path) -> None:
+    digest = hashlib.sha256((exported / "manifest.json").read_bytes()).hexdigest()
+    assert verify_export(exported).anchors == []
+    assert "anchored by: none" in "\n".join(verify_export(exported).lines())
+    assert verify_export(exported, lake=settings.lake).anchors == [f"the disclosure record in {settings.lake}"]
+    both = verify_export(exported, lake=settings.lake, manifest_sha256=digest.upper())
+    assert both.anchors == ["the manifest hash given with --manifest-sha256",
+                            f"the disclosure record in {settings.lake}"]
+
+
+def test_a_consistent_forgery_fails_against_each_anchor(settings: Settings, exported: Path) -> None:
+    digest = hashlib.sha256((exported / "manifest.json").read_bytes()).hexdigest()
+    _rehash(exported, lambda m: m.update(recipient="Somebody Else GmbH"))
+    assert verify_export(exported).anchors == []  # consistent with itself: that is all it shows
+    with pytest.raises(ExportError, match="is not the one recorded in the lake's disclosure record"):
+        verify_export(exported, lake=settings.lake)
+    with pytest.raises(ExportError, match=f"is not the hash given with --manifest-sha256 \\({digest}\\)"):
+        verify_export(exported, manifest_sha256=digest)
+
+
+def test_a_lake_without_the_record_fails_unless_a_hash_is_given(exported: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other-lake"
+    other.mkdir()
+    with pytest.raises(ExportError, match="has no disclosure record of export 'EXP-20261129-"):
+        verify_export(exported, lake=other)
+    digest = hashlib.sha256((exported / "manifest.json").read_bytes()).hexdigest()
+    assert verify_export(exported, lake=other, manifest_sha256=digest).row_count == 3
+    assert verify_export(exported, lake=tmp_path / "no-lake-here").anchors == []  # no lake: nothing to ask
+
+
+@pytest.mark.parametrize("value", ["", "abc", "g" * 64, "0" * 63])
+def test_a_malformed_manifest_hash_option_is_named(exported: Path, value: str) -> None:
+    with pytest.raises(ExportError, match="^--manifest-sha256: .* is not a SHA-256"):
+        verify_export(exported, manifest_sha256=value)
+
+
+@pytest.mark.parametrize("plant", ["hidden-file", "folder", "symlink-manifest"])
+def test_anything_but_the_listed_plain_files_fails(exported: Path, tmp_path: Path, plant: str) -> None:
+    if plant == "hidden-file":
+        (exported / ".notes").write_text("x")
+        name = ".notes: not in the manifest"
+    elif plant == "folder":
+        (exported / "more").mkdir()
+        name = "more: not in the manifest"
+    else:
+        moved = tmp_path / "manifest-elsewhere.json"
+        (exported / "manifest.json").rename(moved)
+        (exported / "manifest.json").symlink_to(moved)
+        name = "manifest.json: a symbolic link"
+    with pytest.raises(ExportError, match=name):
+        verify_export(exported)
+
+
+@pytest.mark.parametrize(("edit", "problem"), [
+    (lambda m: m["files"].append({**m["files"][0], "name": "../requests.parquet"}),
+     "'../requests.parquet': not a name"),
+    (lambda m: m["files"].append({**m["files"][0], "name": "manifest.json"}), "'manifest.json': not a name"),
+    (lambda m: m.update(row_count=2), "requests.parquet: manifest lists 3 rows for it but 2 for the export"),
+    (lambda m: m["files"].append(dict(m["files"][1])), "listed 2 times in the manifest"),
+], ids=["outside", "manifest", "row-count", "duplicate"])
+def test_a_manifest_that_lists_odd_entries_fails(exported: Path, edit: object, problem: str) -> None:
+    _rehash(exported, edit)
+    with pytest.raises(ExportError, match=problem):
+        verify_export(exported)

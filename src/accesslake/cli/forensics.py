@@ -30,13 +30,12 @@ def _detect(args: argparse.Namespace, ctx: Context) -> None:
     ctx.out.emit(result, result.lines())
 
 
+def _export_verify(args: argparse.Namespace, ctx: Context) -> None:
+    verified = verify_export(Path(args.dir), lake=ctx.settings.lake, manifest_sha256=args.manifest_sha256)
+    ctx.out.emit(verified, verified.lines())
+
+
 def _export(args: argparse.Namespace, ctx: Context) -> None:
-    if args.verify:
-        if not args.dir:
-            raise ConfigError("export verify: give the export folder, e.g. `accesslake export verify evidence/CASE-17`")
-        verified = verify_export(Path(args.dir))
-        ctx.out.emit(verified, verified.lines())
-        return
     missing = [flag for flag, value in (("--incident", args.incident), ("--out", args.out),
                ("--recipient", args.recipient), ("--reference", args.reference),
                ("--legal-basis", args.legal_basis), ("--operator", args.operator)) if not value]
@@ -64,7 +63,7 @@ def _incident(args: argparse.Namespace, ctx: Context) -> None:
             hold = hold_from_candidate(
                 ctx.settings, args.from_candidate, case_reference=args.case, purpose=args.purpose,
                 legal_basis=tuple(args.legal_basis), authorized_by=args.authorized_by, now=now,
-                review_days=args.review_days,
+                review_days=args.review_days, confirm_broad=args.confirm_broad,
             )
     elif args.action == "open":
         if not (args.start and args.end):
@@ -77,6 +76,7 @@ def _incident(args: argparse.Namespace, ctx: Context) -> None:
         hold = holds.open_hold(
             lake, case_reference=args.case, scope=scope, purpose=args.purpose, legal_basis=tuple(args.legal_basis),
             authorized_by=args.authorized_by, now=now, review_days=args.review_days, max_review_days=max_days,
+            confirm_broad=args.confirm_broad,
         )
     elif args.action == "show":
         hold = holds.get_hold(lake, args.id)
@@ -84,7 +84,8 @@ def _incident(args: argparse.Namespace, ctx: Context) -> None:
         hold = holds.renew_hold(lake, args.id, by=args.by, now=now, days=args.days, max_review_days=max_days)
     else:
         hold = holds.release_hold(lake, args.id, by=args.by, now=now)
-    ctx.out.emit(hold.to_dict(), hold.to_json())
+    done = {"open": "opened", "renew": "renewed", "release": "released"}.get(args.action)
+    ctx.out.emit(hold.to_dict(), ([f"{done} hold {hold.id}"] if done else []) + hold.lines(now))
 
 
 def add_commands(sub: Any) -> None:
@@ -93,9 +94,11 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--site", help="one site (default: all)")
     p.add_argument("--list", action="store_true", help="list stored candidates instead of detecting")
 
-    p = register(sub, "export", _export, help="evidence export of an active hold (or: export verify DIR)")
-    p.add_argument("verify", nargs="?", choices=["verify"], help="verify an export folder instead")
-    p.add_argument("dir", nargs="?", help="the export folder to verify")
+    p = register(sub, "export", _export, help="evidence export of an active hold (or: export verify DIR)",
+                 description="Write an active hold's rows to a new folder with a manifest, record the disclosure "
+                 "and print the manifest hash for the cover letter; `accesslake export verify DIR` checks a folder.",
+                 epilog="example: accesslake export --incident INC-20261129-1a2b --out evidence/CASE-17 "
+                 "--recipient 'LKA Berlin' --reference 'AZ 123/26' --legal-basis '§24 BDSG' --operator 'J. Doe'")
     p.add_argument("--incident", help="hold id")
     p.add_argument("--out", help="new folder to write")
     p.add_argument("--recipient", help="authority or forensic firm receiving the data")
@@ -103,6 +106,17 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--legal-basis", help="legal basis of the disclosure")
     p.add_argument("--operator", help="who runs the export")
     p.add_argument("--approver", help="who approved the disclosure")
+    esub = p.add_subparsers(dest="export_action", metavar="[verify DIR]", required=False)
+    v = esub.add_parser(
+        "verify", help="check an export folder: files, hashes, row counts, and the manifest against its anchor",
+        description="Check an export folder against its manifest, and the manifest against the hash kept outside "
+        "the folder: the lake's disclosure record (when the lake exists) and/or --manifest-sha256 from the cover "
+        "letter. Exit 0 when everything matches, 2 naming every problem.",
+        epilog="example: accesslake export verify evidence/CASE-17 --manifest-sha256 <hash from the cover letter>")
+    v.add_argument("dir", metavar="DIR", help="the export folder")
+    v.add_argument("--manifest-sha256", metavar="HASH",
+                   help="the manifest's SHA-256 as given with the data (no lake needed)")
+    v.set_defaults(handler=_export_verify)
 
     p = register(sub, "incident", _incident, help="incident holds: open, list, show, renew, release")
     isub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -122,7 +136,10 @@ def add_commands(sub: Any) -> None:
         o.add_argument(flag, dest=dest, action="append", default=[], help=f"{text}; repeatable")
     o.add_argument("--review-days", type=bounded_int(1, 30), help="days until review (default and maximum: "
                    "policy, 30)")
-    s_ = isub.add_parser("show", help="show one hold")
+    o.add_argument("--confirm-broad", metavar="REASON",
+                   help="written reason to keep a scope that matches much of its window (more than 20%% of its "
+                   "clients or 50%% of its rows, beyond 10 clients); kept in the record and the audit log")
+    s_ = isub.add_parser("show", help="show one hold (text; --json for the record)")
     s_.add_argument("id")
     isub.add_parser("list", help="list holds")
     r = isub.add_parser("renew", help="extend an active hold's review date")

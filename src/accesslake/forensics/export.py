@@ -10,21 +10,23 @@
                                     version, operator, approver, recipient, time
       manifest.json.sha256          the manifest's own hash, ``sha256sum -c`` format
 
-The rows are the hold's held dataset (``held/incident=<id>/``) plus the rows
-still in ``requests/`` that are in the hold's scope and not yet anonymised (a
-hold opened on recent traffic finds them there until the nightly run moves
-them), deduplicated by ``row_id``. The folder is built beside ``out_dir`` and
-renamed into place, so it appears whole or not at all; an ``out_dir`` that
-exists must be empty.
+The rows are the hold's held dataset (``held/incident=<id>/``), the rows of
+every other ``held/`` folder that are in the hold's scope (a row covered by
+several holds is stored once, under the first hold that moved it, and belongs to
+each), and the rows still in ``requests/`` that are in the hold's scope and not
+yet anonymised (a hold opened on recent traffic finds them there until the
+nightly run moves them), each row once by ``row_id``. The folder is built
+beside ``out_dir`` and renamed into place, so it appears whole or not at all; an
+``out_dir`` that exists must be empty, and one inside a local lake is refused
+(evidence with IPs has no place among the lake's stores).
 
 Exporting appends a disclosure record (recipient, request reference, legal
 basis, data categories, approver, operator, date, export id, manifest hash) to
 ``<lake>/disclosures/disclosures.jsonl`` and an ``export`` line to the audit
 log (rule D2), before the folder is put in place: no export without a record.
 
-:func:`verify_export` re-checks the manifest's own hash and every file's
-hash, size and row count, and that no file is missing or extra; it raises
-:class:`~accesslake.errors.ExportError` listing every problem.
+:func:`~accesslake.forensics.verify.verify_export` re-checks the folder against
+the manifest, and the manifest against its hash kept outside the folder.
 
 The caller holds the writer lock (:func:`accesslake.storage.writer_lock`) for
 :func:`export_incident`, so that no nightly run moves rows between
@@ -102,6 +104,8 @@ class ExportResult:
         out += [f"  {f['name']}  {f['size_bytes']} bytes  {f['row_count']} rows  sha256 {f['sha256']}"
                 for f in self.files]
         out.append(f"  manifest.json  sha256 {self.manifest_sha256}")
+        out.append(f"manifest SHA-256 for the cover letter: {self.manifest_sha256} (the recipient checks the folder "
+                   f"with `accesslake export verify DIR --manifest-sha256 {self.manifest_sha256}`)")
         return out
 
 
@@ -144,22 +148,20 @@ def _active_hold(lake: LakePath, hold_id: str, now: datetime) -> holds.Hold:
 
 
 def _hold_rows(lake: LakePath, hold: holds.Hold) -> pl.DataFrame:
-    """The hold's held rows plus its in-scope, not yet anonymised rows of requests/."""
+    """The hold's held rows, the in-scope rows held for other holds, and its in-scope personal rows of requests/."""
     frames: list[pl.DataFrame] = []
-    for part in storage.list_partitions(Layout(lake).held):
-        if part.incident != hold.id:
-            continue
-        for path in part.files():
-            frames.append(_tagged(storage.read_parquet(path), "held", hold.id, part))
     first_day, last_day = hold.scope.start.date(), hold.scope.end.date()
     in_scope = holds.scope_expr(hold.scope) & pl.col("anonymized_at").is_null()
-    for part in storage.list_partitions(Layout(lake).requests):
-        if not first_day <= part.day <= last_day:
-            continue
-        for path in part.files():
-            rows = storage.read_parquet(path).filter(in_scope)
-            if rows.height:
-                frames.append(_tagged(rows, "requests", None, part))
+    for source, incident, root in (("held", hold.id, Layout(lake).held), ("requests", None, Layout(lake).requests)):
+        for part in storage.list_partitions(root):
+            own = source == "held" and part.incident == hold.id
+            if not (own or first_day <= part.day <= last_day):
+                continue
+            for path in part.files():
+                rows = storage.read_parquet(path)
+                rows = rows if own else rows.filter(in_scope)
+                if rows.height:
+                    frames.append(_tagged(rows, source, incident, part))
     if not frames:
         return pl.DataFrame(schema=_export_schema())
     rows = pl.concat(frames, how="vertical")
@@ -187,6 +189,14 @@ def _write_private(path: LakePath, body: bytes) -> None:
     storage.create_bytes(path, body, private=True)
 
 
+def _outside_lake(lake: LakePath, out_dir: Path) -> None:
+    """Refuse an export folder inside a local lake (after resolving links): the audit allows none there."""
+    local = storage.local_path(lake)
+    if local is not None and out_dir.resolve().is_relative_to(local.resolve()):
+        raise ExportError(f"--out: {out_dir} is inside the lake {lake}; write the evidence outside the lake "
+                          "(its rows keep IPs, which no store of the lake may hold)")
+
+
 def _check_out_dir(out_dir: LakePath) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise ExportError(f"{out_dir}: exists and is not a folder; name a new or empty folder for the export")
@@ -204,7 +214,19 @@ def read_disclosures(lake: LakePath) -> list[dict[str, Any]]:
     path = disclosures_path(lake)
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records: list[dict[str, Any]] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise ExportError(f"{path}: line {number} is not a JSON disclosure record ({exc}); "
+                              "restore the file from a backup") from exc
+        if not isinstance(record, dict):
+            raise ExportError(f"{path}: line {number} is not a JSON object; restore the file from a backup")
+        records.append(record)
+    return records
 
 
 # ---------------------------------------------------------------- export
@@ -236,6 +258,7 @@ def export_incident(
     bases = _texts(legal_basis, "--legal-basis")
     operator = _text(operator, "--operator")
     approver = _text(approver, "--approver") if approver is not None else None
+    _outside_lake(lake, out_dir)
     hold = _active_hold(lake, hold_id, now)
     _check_out_dir(out_dir)
 
@@ -255,8 +278,9 @@ def export_incident(
             "filter": {
                 "hold_id": hold.id,
                 "scope": hold.scope.to_dict(),
-                "rows": f"held/incident={hold.id}/ plus the rows of requests/ in the scope that are not yet "
-                        "anonymised, each row once (by row_id)",
+                "rows": f"held/incident={hold.id}/, the rows of held/ kept for other holds that are in the scope, "
+                        "and the rows of requests/ in the scope that are not yet anonymised, each row once "
+                        "(by row_id)",
             },
             "files": files,
             "row_count": rows.height,

@@ -1,58 +1,36 @@
-"""Incident holds: the record (rule H1), its storage and its lifecycle.
+"""Incident holds: the record (rule H1) and the predicates over active holds.
 
 A hold exempts the rows inside its :class:`~accesslake.holds.scope.Scope` from
 anonymisation while it is active (rule H2): ``anonymize`` selects them with
 :func:`holds_expr` and labels them with :func:`matching_hold_id_expr`. A hold
 stops being active when it is released or passes its review date without
 renewal (rule H4). The scope, its rules and its predicate live in
-:mod:`accesslake.holds.scope`.
-
-One JSON file per hold, ``<lake>/incidents/<id>.json`` (folder 0700, files
-0600), written atomically. Every change appends ``hold.open``, ``hold.renew``
-or ``hold.release`` to the audit log with the id, the case reference and the
-SHA-256 of the written JSON; the scope itself (IPs, session ids) stays out of
-the audit log.
+:mod:`accesslake.holds.scope`; storage and lifecycle in
+:mod:`accesslake.holds.lifecycle`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-import secrets
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
 
-from accesslake.errors import HoldError, NotFoundError
+from accesslake.errors import HoldError
 from accesslake.holds.scope import Scope, aware_utc, scope_expr, strings
-from accesslake.storage import LakePath, Layout, create_bytes, exclusive, list_files, make_private, write_bytes_atomic
-from accesslake.storage.auditlog import append_event
 
-__all__ = [
-    "LEGAL_BASES",
-    "Hold",
-    "Renewal",
-    "active_holds",
-    "get_hold",
-    "holds_expr",
-    "list_holds",
-    "matching_hold_id_expr",
-    "open_hold",
-    "redact_hold",
-    "release_hold",
-    "renew_hold",
-]
+__all__ = ["HARD_MAX_REVIEW_DAYS", "HOLD_ID", "LEGAL_BASES", "Hold", "Renewal", "holds_expr",
+           "matching_hold_id_expr", "required_text"]
 
 HARD_MAX_REVIEW_DAYS = 30  # rule H1; the policy may lower it
 LEGAL_BASES = ("Art. 6(1)(c) GDPR", "Art. 6(1)(f) GDPR", "§24 BDSG")
 _LEGAL_ALIASES = {"6-1-c": LEGAL_BASES[0], "6-1-f": LEGAL_BASES[1], "bdsg-24": LEGAL_BASES[2]}
 _LEGAL_ALIASES.update({basis.lower(): basis for basis in LEGAL_BASES})
-_ID = re.compile(r"^INC-\d{8}-[0-9a-f]{4}$")
+HOLD_ID = re.compile(r"^INC-\d{8}-[0-9a-f]{4}$")
 _STATUSES = ("active", "released")
 
 
@@ -70,7 +48,11 @@ def holds_expr(holds: list[Hold]) -> pl.Expr:
 
 
 def matching_hold_id_expr(holds: list[Hold]) -> pl.Expr:
-    """Id (String) of the first hold, by id, whose scope covers the row; else null."""
+    """Id (String) of the first hold, by id, whose scope covers the row; else null.
+
+    A row is stored once, in the folder of this hold; it stays held while any
+    active hold covers it, and the export of every covering hold reads it there.
+    """
     expr = pl.lit(None, dtype=pl.String)
     for hold in sorted(holds, key=lambda h: h.id, reverse=True):
         expr = pl.when(scope_expr(hold.scope)).then(pl.lit(hold.id, dtype=pl.String)).otherwise(expr)
@@ -95,7 +77,7 @@ def _legal_bases(values: Iterable[str] | str) -> tuple[str, ...]:
     return tuple(b for b in LEGAL_BASES if b in found)
 
 
-def _text(value: object, option: str) -> str:
+def required_text(value: object, option: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise HoldError(f"{option}: must not be empty")
     return value.strip()
@@ -128,21 +110,22 @@ class Hold:
     renewals: tuple[Renewal, ...] = ()
     source_candidate: str | None = None
     redacted_at: datetime | None = None  # scope cut to networks once the hold ended
+    broad_reason: str | None = None  # why a scope matching much of its window was confirmed (--confirm-broad)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.id, str) or not _ID.match(self.id):
+        if not isinstance(self.id, str) or not HOLD_ID.match(self.id):
             raise HoldError(f"hold id {self.id!r} is not of the form INC-YYYYMMDD-xxxx")
         if not isinstance(self.scope, Scope):
             raise HoldError(f"hold {self.id}: scope must be a Scope")
         set_ = object.__setattr__
-        set_(self, "case_reference", _text(self.case_reference, "--case"))
-        set_(self, "purpose", _text(self.purpose, "--purpose"))
-        set_(self, "authorized_by", _text(self.authorized_by, "--authorized-by"))
+        set_(self, "case_reference", required_text(self.case_reference, "--case"))
+        set_(self, "purpose", required_text(self.purpose, "--purpose"))
+        set_(self, "authorized_by", required_text(self.authorized_by, "--authorized-by"))
         set_(self, "legal_basis", _legal_bases(self.legal_basis))
         set_(self, "opened_at", aware_utc(self.opened_at, "opened_at"))
         set_(self, "review_at", aware_utc(self.review_at, "--review-days"))
         renewals = tuple(
-            Renewal(aware_utc(r.at, "renewed at"), _text(r.by, "--by"), aware_utc(r.review_at, "review_at"))
+            Renewal(aware_utc(r.at, "renewed at"), required_text(r.by, "--by"), aware_utc(r.review_at, "review_at"))
             for r in self.renewals
         )
         set_(self, "renewals", renewals)
@@ -155,10 +138,12 @@ class Hold:
         if self.status not in _STATUSES:
             raise HoldError(f"hold {self.id}: status {self.status!r} is not one of {', '.join(_STATUSES)}")
         if self.status == "released":
-            set_(self, "released_by", _text(self.released_by, "--by"))
+            set_(self, "released_by", required_text(self.released_by, "--by"))
             set_(self, "released_at", aware_utc(self.released_at, "released_at"))
         elif self.released_by is not None or self.released_at is not None:
             raise HoldError(f"hold {self.id}: an active hold has no released_by / released_at")
+        if self.broad_reason is not None:
+            set_(self, "broad_reason", required_text(self.broad_reason, "--confirm-broad"))
 
     def is_active(self, now: datetime) -> bool:
         """Opened, not released, and before its review date (rule H4)."""
@@ -184,7 +169,42 @@ class Hold:
             "renewals": [{"at": stamp(r.at), "by": r.by, "review_at": stamp(r.review_at)} for r in self.renewals],
             "source_candidate": self.source_candidate,
             "redacted_at": stamp(self.redacted_at),
+            "broad_reason": self.broad_reason,
         }
+
+    def lines(self, now: datetime) -> list[str]:
+        """The record as a readable block (``accesslake incident show``), its status at ``now``."""
+
+        def stamp(value: datetime | None) -> str:
+            return f"{value:%Y-%m-%d %H:%M}Z" if value else "-"
+
+        scope = self.scope
+        criteria = [(label, ", ".join(values)) for label, values in (
+            ("IPs", scope.ips), ("networks", scope.cidrs), ("sessions", scope.session_ids), ("paths", scope.paths),
+            ("user agents", scope.user_agents)) if values]
+        status = self.status
+        if status == "active" and not self.is_active(now):
+            status = "past its review date (no longer active)" if now >= self.review_at else "not yet open"
+        if self.redacted_at:
+            status += f" (scope redacted {stamp(self.redacted_at)})"
+        out = [f"hold {self.id}  {status}",
+               f"  case           {self.case_reference}",
+               f"  purpose        {self.purpose}",
+               f"  legal basis    {'; '.join(self.legal_basis)}",
+               f"  authorised by  {self.authorized_by}",
+               f"  opened         {stamp(self.opened_at)}",
+               f"  review         {stamp(self.review_at)}",
+               f"  scope          {stamp(scope.start)} .. {stamp(scope.end)}"]
+        out += [f"    {label:<13}{values}" for label, values in criteria] or ["    (no criteria left)"]
+        if self.broad_reason:
+            out.append(f"  broad scope    confirmed: {self.broad_reason}")
+        if self.source_candidate:
+            out.append(f"  candidate      {self.source_candidate}")
+        out += [f"  renewed        {stamp(r.at)} by {r.by}, review {stamp(r.review_at)}" for r in self.renewals] \
+            or ["  renewals       none"]
+        released = f"{stamp(self.released_at)} by {self.released_by}" if self.status == "released" else "not released"
+        out.append(f"  release        {released}")
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -216,198 +236,9 @@ class Hold:
                 ),
                 source_candidate=data.get("source_candidate"),
                 redacted_at=when(data.get("redacted_at")),
+                broad_reason=data.get("broad_reason"),
             )
         except HoldError as exc:
             raise HoldError(f"{source}: {exc}") from exc
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise HoldError(f"{source}: not a valid hold record ({type(exc).__name__}: {exc})") from exc
-
-
-# ---------------------------------------------------------------- storage
-
-
-def _folder(lake: LakePath) -> LakePath:
-    folder = Layout(lake).incidents
-    make_private(folder, folder)
-    return folder
-
-
-def _path(lake: LakePath, hold_id: str) -> LakePath:
-    if not _ID.match(hold_id):
-        raise NotFoundError(
-            f"unknown incident hold {hold_id!r} (ids look like INC-20250101-1a2b); see `accesslake incident list`"
-        )
-    return Layout(lake).incident(hold_id)
-
-
-@contextmanager
-def _locked(lake: LakePath) -> Iterator[LakePath]:
-    """Serialise read-modify-write of hold records; yields the incidents folder."""
-    folder = _folder(lake)
-    with exclusive(folder / ".lock", wait_seconds=120, what="incident records lock"):
-        yield folder
-
-
-def _write(path: LakePath, body: bytes, *, create: bool) -> None:
-    """Crash-safe write of a record, 0600; ``create`` fails with FileExistsError if the id is taken."""
-    if create:
-        create_bytes(path, body, private=True)
-    else:
-        write_bytes_atomic(path, body, private=True)
-
-
-def _save(lake: LakePath, hold: Hold, event: str, now: datetime, *, create: bool = False) -> Hold:
-    body = hold.to_json().encode()
-    _write(Layout(lake).incident(hold.id), body, create=create)
-    append_event(
-        lake,
-        event,
-        now,
-        hold_id=hold.id,
-        case_reference=hold.case_reference,
-        status=hold.status,
-        review_at=hold.review_at.isoformat(),
-        hold_sha256=hashlib.sha256(body).hexdigest(),
-    )
-    return hold
-
-
-def _review_days(days: int | None, max_review_days: int) -> timedelta:
-    if not 1 <= max_review_days <= HARD_MAX_REVIEW_DAYS:
-        raise HoldError(f"policy [holds] max_review_days must be between 1 and {HARD_MAX_REVIEW_DAYS}")
-    days = max_review_days if days is None else days
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise HoldError(f"--review-days: {days!r} must be a whole number of days, at least 1")
-    if days > max_review_days:
-        raise HoldError(
-            f"--review-days: {days} exceeds the maximum of {max_review_days} days "
-            "(policy [holds] max_review_days); renew the hold before its review date instead"
-        )
-    return timedelta(days=days)
-
-
-def open_hold(
-    lake: LakePath,
-    *,
-    case_reference: str,
-    scope: Scope,
-    purpose: str,
-    legal_basis: Iterable[str] | str,
-    authorized_by: str,
-    now: datetime,
-    review_days: int | None = None,
-    max_review_days: int = HARD_MAX_REVIEW_DAYS,
-    source_candidate: str | None = None,
-) -> Hold:
-    """Record a new active hold reviewed ``review_days`` (default the maximum) from ``now``."""
-    now = aware_utc(now, "--now")
-    review_at = now + _review_days(review_days, max_review_days)
-    with _locked(lake) as folder:
-        for _ in range(1000):
-            hold_id = f"INC-{now:%Y%m%d}-{secrets.token_hex(2)}"
-            if (folder / f"{hold_id}.json").exists():
-                continue
-            hold = Hold(
-                id=hold_id,
-                case_reference=case_reference,
-                scope=scope,
-                purpose=purpose,
-                legal_basis=legal_basis,  # type: ignore[arg-type]  # normalised by Hold
-                authorized_by=authorized_by,
-                opened_at=now,
-                review_at=review_at,
-                source_candidate=source_candidate,
-            )
-            try:
-                return _save(lake, hold, "hold.open", now, create=True)
-            except FileExistsError:
-                continue
-    raise HoldError(f"{folder}: no free hold id left for {now:%Y-%m-%d}; try again")
-
-
-def get_hold(lake: LakePath, hold_id: str) -> Hold:
-    path = _path(lake, hold_id)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotFoundError(f"unknown incident hold {hold_id!r}; see `accesslake incident list`") from None
-    return Hold.from_json(text, str(path))
-
-
-def list_holds(lake: LakePath) -> list[Hold]:
-    """Every hold record, by id."""
-    paths = [p for p in list_files(Layout(lake).incidents, ".json") if p.name.startswith("INC-") and _ID.match(p.stem)]
-    return [Hold.from_json(p.read_text(encoding="utf-8"), str(p)) for p in paths]
-
-
-def active_holds(lake: LakePath, now: datetime) -> list[Hold]:
-    """The holds that exempt rows at ``now`` (rules H2, H4), by id."""
-    return [h for h in list_holds(lake) if h.is_active(now)]
-
-
-def _active_for_change(lake: LakePath, hold_id: str, now: datetime, verb: str) -> Hold:
-    hold = get_hold(lake, hold_id)
-    if hold.status == "released":
-        raise HoldError(
-            f"hold {hold_id} was already released by {hold.released_by} at "
-            f"{hold.released_at.isoformat() if hold.released_at else '?'}; cannot {verb} it"
-        )
-    if now < hold.opened_at:
-        raise HoldError(f"hold {hold_id} opens at {hold.opened_at.isoformat()}, after --now {now.isoformat()}")
-    return hold
-
-
-def renew_hold(
-    lake: LakePath,
-    hold_id: str,
-    *,
-    by: str,
-    now: datetime,
-    days: int | None = None,
-    max_review_days: int = HARD_MAX_REVIEW_DAYS,
-) -> Hold:
-    """Set an active hold's review date to ``now + days`` (default the maximum)."""
-    now = aware_utc(now, "--now")
-    by = _text(by, "--by")
-    review_at = now + _review_days(days, max_review_days)
-    with _locked(lake):
-        hold = _active_for_change(lake, hold_id, now, "renew")
-        if not hold.is_active(now):
-            raise HoldError(
-                f"hold {hold_id} passed its review date {hold.review_at.isoformat()} and is no longer "
-                "active (rule H4); its rows are being returned: open a new hold if the case needs one"
-            )
-        renewed = replace(hold, review_at=review_at, renewals=(*hold.renewals, Renewal(now, by, review_at)))
-        return _save(lake, renewed, "hold.renew", now)
-
-
-def release_hold(lake: LakePath, hold_id: str, *, by: str, now: datetime) -> Hold:
-    """Release a hold (also one past its review date, to close it on record)."""
-    now = aware_utc(now, "--now")
-    by = _text(by, "--by")
-    with _locked(lake):
-        hold = _active_for_change(lake, hold_id, now, "release")
-        released = replace(hold, status="released", released_by=by, released_at=now)
-        return _save(lake, released, "hold.release", now)
-
-
-def redact_hold(lake: LakePath, hold_id: str, *, now: datetime, ipv4_prefix: int = 16, ipv6_prefix: int = 32) -> Hold:
-    """Cut an ended hold's scope to networks and drop its session ids (the record stays).
-
-    Once a hold is released or past its review date, its rows return anonymised
-    (rule H4); its record must not keep the addresses either. Refused for a hold
-    that is still active; a no-op for one already redacted.
-    """
-    now = aware_utc(now, "--now")
-    with _locked(lake):
-        hold = get_hold(lake, hold_id)
-        if hold.is_active(now):
-            raise HoldError(f"hold {hold_id} is still active; release it before its scope can be redacted")
-        if hold.redacted_at is not None:
-            return hold
-        redacted = replace(
-            hold,
-            scope=Scope.redacted(hold.scope, ipv4_prefix=ipv4_prefix, ipv6_prefix=ipv6_prefix),
-            redacted_at=now,
-        )
-        return _save(lake, redacted, "hold.redact", now)

@@ -34,7 +34,7 @@ import polars as pl
 
 from accesslake.errors import HoldError
 
-__all__ = ["MAX_WINDOW_DAYS", "Scope", "aware_utc", "scope_expr", "strings"]
+__all__ = ["MAX_WINDOW_DAYS", "Scope", "aware_utc", "criteria_expr", "scope_expr", "strings", "window_expr"]
 
 MAX_WINDOW_DAYS = 31
 MIN_PREFIX = {4: 8, 6: 16}
@@ -269,6 +269,16 @@ def _ip_matcher(scope: Scope) -> Callable[[pl.Series], pl.Series]:
 
 def scope_expr(scope: Scope) -> pl.Expr:
     """Boolean expression over request columns: is the row in ``scope``? Never null."""
+    return (window_expr(scope) & criteria_expr(scope)).fill_null(False)
+
+
+def window_expr(scope: Scope) -> pl.Expr:
+    """True where ``ts`` is inside the scope's window ``[start, end)``; never null."""
+    return ((pl.col("ts") >= pl.lit(scope.start)) & (pl.col("ts") < pl.lit(scope.end))).fill_null(False)
+
+
+def criteria_expr(scope: Scope) -> pl.Expr:
+    """True where any of the scope's narrowing criteria matches, whatever the time; never null."""
     terms: list[pl.Expr] = []
     if scope.ips or scope.cidrs:
         terms.append(
@@ -284,6 +294,6 @@ def scope_expr(scope: Scope) -> pl.Expr:
     if scope.user_agents:
         regex = "(?i)" + "|".join(_literal(a) for a in scope.user_agents)
         terms.append(pl.col("user_agent").cast(pl.String).str.contains(regex))
-    narrow = pl.any_horizontal([t.fill_null(False) for t in terms])
-    window = (pl.col("ts") >= pl.lit(scope.start)) & (pl.col("ts") < pl.lit(scope.end))
-    return (window.fill_null(False) & narrow).fill_null(False)
+    if not terms:
+        return pl.lit(False)  # a redacted scope may name nothing: it matches nothing
+    return pl.any_horizontal([t.fill_null(False) for t in terms]).fill_null(False)
