@@ -35,6 +35,7 @@ create or replace table lake_empty.requests (
     os_version varchar,
     device varchar,
     is_bot boolean,
+    agent_group varchar,
     is_page boolean,
     response_time_ms double,
     received_at timestamp with time zone,
@@ -58,6 +59,9 @@ create or replace table lake_empty.abuse_candidates (
     count_probe_paths bigint,
     count_injections bigint,
     count_odd_methods bigint,
+    count_form_posts bigint,
+    count_fast_form_posts bigint,
+    count_credential_probes bigint,
     peak_per_minute bigint,
     max_posts_one_path bigint,
     first_seen_at timestamp with time zone,
@@ -71,29 +75,32 @@ create or replace table lake_empty.abuse_candidates (
 create or replace table lake_empty.daily_traffic (
     site varchar,
     date date,
+    time_zone varchar,
     count_requests bigint,
     count_page_views bigint,
-    count_visits bigint,
-    count_unique_visitors bigint,
+    count_bot_page_views bigint,
     sum_bytes bigint,
     count_2xx bigint,
     count_3xx bigint,
     count_4xx bigint,
     count_5xx bigint,
     count_other_status bigint,
-    error_rate double,
     count_bot_requests bigint,
-    bot_share double,
     count_not_modified bigint,
-    not_modified_share double,
     p50_response_ms double,
     p95_response_ms double,
     p99_response_ms double,
+    count_unique_visitors bigint,
+    count_human_visitors bigint,
+    count_visits bigint,
     count_bounces bigint,
-    bounce_rate double,
     count_visit_page_views bigint,
-    pages_per_visit double,
     sum_visit_duration_s double,
+    error_rate double,
+    bot_share double,
+    not_modified_share double,
+    bounce_rate double,
+    pages_per_visit double,
     avg_visit_duration_s double,
     is_approximate boolean,
     last_received_at timestamp with time zone,
@@ -104,6 +111,7 @@ create or replace table lake_empty.hourly_traffic (
     site varchar,
     date date,
     hour_at timestamp with time zone,
+    local_hour integer,
     count_requests bigint,
     count_page_views bigint,
     sum_bytes bigint,
@@ -111,11 +119,14 @@ create or replace table lake_empty.hourly_traffic (
     count_3xx bigint,
     count_4xx bigint,
     count_5xx bigint,
-    error_rate double,
     count_not_modified bigint,
     count_bot_requests bigint,
-    bot_share double,
     p95_response_ms double,
+    count_visitors bigint,
+    error_rate double,
+    bot_share double,
+    is_approximate boolean,
+    last_received_at timestamp with time zone,
     built_at timestamp with time zone
 );
 
@@ -127,7 +138,6 @@ create or replace table lake_empty.weekday_hours (
     local_hour integer,
     count_requests bigint,
     count_page_views bigint,
-    count_human_page_views bigint,
     count_bot_requests bigint,
     sum_bytes bigint,
     built_at timestamp with time zone
@@ -138,10 +148,11 @@ create or replace table lake_empty.pages (
     date date,
     path varchar,
     count_page_views bigint,
-    count_human_page_views bigint,
     count_bot_page_views bigint,
-    count_errors bigint,
+    count_visitors bigint,
     sum_bytes bigint,
+    is_approximate boolean,
+    last_received_at timestamp with time zone,
     built_at timestamp with time zone
 );
 
@@ -153,6 +164,8 @@ create or replace table lake_empty.entry_exit_pages (
     count_entries bigint,
     count_exits bigint,
     count_bounces bigint,
+    count_entry_visitors bigint,
+    count_exit_visitors bigint,
     bounce_rate double,
     is_approximate boolean,
     last_received_at timestamp with time zone,
@@ -167,10 +180,10 @@ create or replace table lake_empty.visits (
     duration_from_s integer,
     count_visits bigint,
     count_bounces bigint,
-    bounce_rate double,
     count_page_views bigint,
-    pages_per_visit double,
     sum_duration_s double,
+    bounce_rate double,
+    pages_per_visit double,
     avg_duration_s double,
     is_approximate boolean,
     last_received_at timestamp with time zone,
@@ -181,9 +194,14 @@ create or replace table lake_empty.referrers (
     site varchar,
     date date,
     referrer_host varchar,
+    referrer_kind varchar,
+    referrer_name varchar,
     count_requests bigint,
     count_page_views bigint,
     count_bot_requests bigint,
+    count_visitors bigint,
+    is_approximate boolean,
+    last_received_at timestamp with time zone,
     built_at timestamp with time zone
 );
 
@@ -195,6 +213,9 @@ create or replace table lake_empty.search_engines (
     count_page_views bigint,
     count_bot_requests bigint,
     count_referrer_hosts bigint,
+    count_visitors bigint,
+    is_approximate boolean,
+    last_received_at timestamp with time zone,
     built_at timestamp with time zone
 );
 
@@ -220,22 +241,29 @@ create or replace table lake_empty.clients (
     os varchar,
     os_version varchar,
     device varchar,
+    agent_group varchar,
     is_bot boolean,
     count_requests bigint,
     count_page_views bigint,
+    count_bot_page_views bigint,
     sum_bytes bigint,
+    count_visitors bigint,
+    is_approximate boolean,
+    last_received_at timestamp with time zone,
     built_at timestamp with time zone
 );
 
 create or replace table lake_empty.status_codes (
     site varchar,
     date date,
-    hour_at timestamp with time zone,
     status smallint,
     status_class varchar,
     count_requests bigint,
     count_bot_requests bigint,
     sum_bytes bigint,
+    count_visitors bigint,
+    is_approximate boolean,
+    last_received_at timestamp with time zone,
     built_at timestamp with time zone
 );
 
@@ -247,8 +275,11 @@ create or replace table lake_empty.status_paths (
     path varchar,
     count_requests bigint,
     count_bot_requests bigint,
+    count_visitors bigint,
     sum_bytes bigint,
     max_response_ms double,
+    is_approximate boolean,
+    last_received_at timestamp with time zone,
     built_at timestamp with time zone
 );
 
@@ -304,5 +335,20 @@ create or replace table lake_empty.methods (
     count_bot_requests bigint,
     count_errors bigint,
     sum_bytes bigint,
+    built_at timestamp with time zone
+);
+
+create or replace table lake_empty.virtual_hosts (
+    site varchar,
+    date date,
+    vhost varchar,
+    count_requests bigint,
+    count_page_views bigint,
+    count_bot_requests bigint,
+    count_errors bigint,
+    sum_bytes bigint,
+    count_visitors bigint,
+    is_approximate boolean,
+    last_received_at timestamp with time zone,
     built_at timestamp with time zone
 );

@@ -30,12 +30,15 @@ ALLOWED: dict[str, set[str]] = {
     "audit": {"config", "errors", "holds", "ingest", "policy", "schema", "sqlfiles", "storage"},
     "analytics": {"__init__", "config", "errors", "schema", "sqlfiles", "storage"},
     "forensics": {"__init__", "config", "errors", "holds", "policy", "schema", "sqlfiles", "storage"},
+    # data-subject requests read and change every store: retention's journaled move to held/, ingest's ledger
+    "subjects": {"__init__", "config", "errors", "forensics", "holds", "ingest", "policy", "retention", "schema",
+                 "storage"},
     "messages": {"config", "errors", "policy", "storage"},
     "pipeline": {"analytics", "audit", "config", "errors", "faults", "forensics", "ingest", "messages",
                  "retention", "storage"},
     "demo": {"analytics", "config", "errors", "holds", "pipeline", "storage"},
     "cli": {"__init__", "analytics", "audit", "config", "demo", "errors", "forensics", "holds", "ingest",
-            "messages", "pipeline", "retention", "storage"},
+            "messages", "pipeline", "retention", "storage", "subjects"},
     "__init__": set(),
 }
 

@@ -1,30 +1,48 @@
-"""Settings and the clock.
+"""Settings, the clock and the progress hook.
 
 One frozen :class:`Settings` object is built once (by the CLI, a flow or a
 notebook) and passed in; nothing here reads the environment at import time.
 
 The clock: every function that depends on "now" takes it as an argument. The
 CLI fills it from ``--now`` or ``ACCESSLAKE_NOW`` (rule T4), else the real clock.
+
+Progress: a long library function (the demo, building marts over many days, the
+backlog anonymisation) takes an optional ``progress`` callback of type
+:data:`Progress`, called as ``progress(what, done, total)`` (``total`` None when
+unknown) as its work advances. The library knows nothing of terminals; the
+command line draws it on a terminal (``accesslake.cli.progress``), flows and
+notebooks pass nothing.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from accesslake.errors import ConfigError
-from accesslake.policy import Policy, load_policy
-from accesslake.storage import lake_root
+from accesslake.policy import Policy, SiteSettings, load_policy, site_settings
+from accesslake.storage import lake_root, local_path
 
-__all__ = ["DEFAULT_LAKE", "Settings", "load_settings", "parse_now", "resolve_now"]
+__all__ = ["DEFAULT_LAKE", "Progress", "Settings", "load_settings", "parse_now", "report_progress", "resolve_now"]
 
 DEFAULT_LAKE = Path("data/lake")
 ENV_LAKE = "ACCESSLAKE_LAKE"
 ENV_NOW = "ACCESSLAKE_NOW"
 ENV_POLICY = "ACCESSLAKE_POLICY"
+
+#: ``progress(what, done, total)``: ``what`` names the work ("ingest access.log", "marts"),
+#: ``done`` counts finished units, ``total`` is the number of units or None when unknown.
+Progress = Callable[[str, int, int | None], None]
+
+
+def report_progress(progress: Progress | None, what: str, done: int, total: int | None) -> None:
+    """Call ``progress`` when there is one (the library's one way to report progress)."""
+    if progress is not None:
+        progress(what, done, total)
 
 
 @dataclass(frozen=True)
@@ -37,6 +55,10 @@ class Settings:
     @property
     def site_tz(self) -> str:
         return self.policy.site_timezone
+
+    def site(self, name: str) -> SiteSettings:
+        """How the marts and the report treat site ``name`` (policy [sites.NAME] over [site])."""
+        return site_settings(self.policy, name)
 
 
 def parse_now(value: str, *, option: str = "--now") -> datetime:
@@ -72,7 +94,11 @@ def load_settings(
 ) -> Settings:
     """Build the settings from options, then environment, then defaults."""
     environ = os.environ if env is None else env
-    lake_path = lake_root(lake or environ.get(ENV_LAKE) or DEFAULT_LAKE)
+    option = ENV_LAKE if not lake and environ.get(ENV_LAKE) else "--lake"
+    lake_path = lake_root(lake or environ.get(ENV_LAKE) or DEFAULT_LAKE, option=option)
+    local = local_path(lake_path)
+    if local is not None and local.exists() and not local.is_dir():
+        raise ConfigError(f"{option}: {local} is a file, not a lake folder; pass a folder (or s3://bucket/prefix)")
     policy_file = policy_path or environ.get(ENV_POLICY)
     if policy_file is None and (lake_path / "policy.toml").is_file():
         policy_file = lake_path / "policy.toml"

@@ -14,8 +14,10 @@ others. A step that fails is recorded in :attr:`NightlyResult.failures` and
 the run goes on; an item that fails (a landing file, a day of marts, a
 partition) is recorded and the other items go on. A landing file that cannot
 be read or parsed is moved to ``quarantine/`` by the ingest step, named, and
-deleted there by retention once past the limit. The run then ends non-zero
-(exit 3) and says what failed.
+deleted there by retention once past the limit; so is a Parquet file of the
+datasets that cannot be read, or a file there the pipeline did not write
+(moved by the anonymise step: marts of its day fail before that, named). The
+run then ends non-zero (exit 3) and says what failed.
 
 The writer lock is held for the whole run.
 """
@@ -48,6 +50,7 @@ class NightlyOptions:
     site: str = "default"
     fmt: str | None = None
     cookie: str | None = None
+    site_from_vhost: bool = False  # each row in site=<its virtual host> (issue 14)
 
 
 @dataclass
@@ -174,7 +177,8 @@ def _ingest(run: Run) -> None:
     lake = run.settings.lake
     chains = run.executor.call("list-landing", ingest.landing_chains, lake)
     outcomes = run.executor.map("ingest-file", ingest.ingest_landing_chain, chains, run.settings, run.now,
-                                run.options.site, run.options.fmt, run.options.cookie, label=_chain_label)
+                                run.options.site, run.options.fmt, run.options.cookie, run.options.site_from_vhost,
+                                label=_chain_label)
     for chain, outcome in zip(chains, outcomes, strict=True):
         if isinstance(outcome, Failed):
             run.fail("ingest", _chain_label(chain), outcome.error)
@@ -190,7 +194,7 @@ def _day_label(day: tuple[str, Any]) -> str:
 
 
 def _marts(run: Run) -> None:
-    days = run.executor.call("stale-days", marts.days_touched, run.settings.lake)
+    days = run.executor.call("stale-days", marts.days_touched, run.settings.lake, run.settings)
     outcomes = run.executor.map("build-marts", marts.build_one_day, days, run.settings, run.now, label=_day_label)
     built = []
     for day, outcome in zip(days, outcomes, strict=True):
@@ -210,10 +214,19 @@ def _partition_label(part: storage.Partition) -> str:
 
 
 def _anonymize(run: Run) -> None:
-    due = run.executor.call("anonymize-due", retention.partitions_due, run.settings, run.now)
+    """The backlog rewrite, one item per due partition, then retention of every other store. A file that
+    cannot be read is quarantined by retention (named in ``problems``); even when the due partitions
+    cannot be listed, the other stores' retention runs."""
+    done = []
+    try:
+        due = run.executor.call("anonymize-due", retention.partitions_due, run.settings, run.now)
+    except InjectedFault:
+        raise
+    except Exception as exc:  # noqa: BLE001 - fail-safe: rejects, landing, quarantine ... still go
+        run.fail("anonymize", "listing the due partitions", exc)
+        due = []
     outcomes = run.executor.map("anonymize-partition", retention.anonymize_partition_of, due, run.settings,
                                 run.now, label=_partition_label)
-    done = []
     for part, outcome in zip(due, outcomes, strict=True):
         if isinstance(outcome, Failed):
             run.fail("anonymize", _partition_label(part), outcome.error)

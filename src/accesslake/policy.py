@@ -15,6 +15,10 @@ The policy file is TOML; every key is optional and defaults to the rules in
 
     [site]
     timezone = "Europe/Berlin"     # zone for formats without offset; reports
+    days = "local"                 # marts and report by local date in timezone, or "utc"
+    own_hosts = []                 # the site's own host names ("*.example.org": and subdomains)
+
+    [sites.NAME]                   # one site (requests/site=NAME): timezone, days, own_hosts
 
     [ingest]
     max_reject_ratio = 0.5         # more rejects than this: the file is refused
@@ -32,6 +36,11 @@ The policy file is TOML; every key is optional and defaults to the rules in
     flood_factor = 20.0            # this many times the site's median per client-minute
     injection_min_requests = 1     # requests with injection/traversal payloads
     odd_method_min_requests = 1    # requests with an unusual or junk method
+    form_min_posts = 5             # POSTs to form endpoints, at least this many and
+    form_factor = 2.5              # this many times the site's median per posting client,
+    form_max_fill_seconds = 3.0    # or a form POSTed back this soon after loading it
+    form_min_fast_posts = 1        # this many times (login forms excluded)
+    credential_min_requests = 1    # turned-away requests for login/admin endpoints
 
     [messages]                     # contact-form messages (rules C1-C3, docs/messages.md)
     business_letter_years = 6      # commercial letters; at least 6 (HGB §257, AO §147)
@@ -49,6 +58,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import tomllib
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -61,12 +71,15 @@ from accesslake.errors import ConfigError
 
 __all__ = [
     "HARD_LIMIT_HOURS",
+    "IP_LIKE_PATTERN",
     "PERSONAL_COLUMNS",
     "Policy",
     "anonymize_exprs",
     "deadline_expr",
     "due_mask",
+    "SiteSettings",
     "load_policy",
+    "site_settings",
     "scrub_reject_exprs",
     "scrub_text_expr",
 ]
@@ -103,6 +116,11 @@ _SECTIONS: dict[str, dict[str, str]] = {
         "flood_factor": "detect_flood_factor",
         "injection_min_requests": "detect_injection_min_requests",
         "odd_method_min_requests": "detect_odd_method_min_requests",
+        "form_min_posts": "detect_form_min_posts",
+        "form_factor": "detect_form_factor",
+        "form_max_fill_seconds": "detect_form_max_fill_seconds",
+        "form_min_fast_posts": "detect_form_min_fast_posts",
+        "credential_min_requests": "detect_credential_min_requests",
     },
     "messages": {
         "business_letter_years": "messages_business_letter_years",
@@ -137,6 +155,11 @@ class Policy:
     detect_flood_factor: float = 20.0
     detect_injection_min_requests: int = 1
     detect_odd_method_min_requests: int = 1
+    detect_form_min_posts: int = 5
+    detect_form_factor: float = 2.5
+    detect_form_max_fill_seconds: float = 3.0
+    detect_form_min_fast_posts: int = 1
+    detect_credential_min_requests: int = 1
     # [messages]: retention of contact-form messages in years from the end of a
     # Europe/Berlin calendar year (rules C1-C3, docs/messages.md)
     messages_business_letter_years: int = 6
@@ -144,6 +167,8 @@ class Policy:
     messages_books_years: int = 10
     messages_no_contract_years: int = 3
     messages_pending_report_days: int = 30
+    # [site] days / own_hosts and [sites.NAME] (see SiteSettings below)
+    site_options: tuple[tuple[str, SiteSettings], ...] = ()
 
     def __post_init__(self) -> None:
         where = "policy"
@@ -217,7 +242,8 @@ def load_policy(path: Path) -> Policy:
 
 
 def policy_from_mapping(raw: dict[str, Any], source: str = "policy") -> Policy:
-    kwargs: dict[str, Any] = {}
+    raw, site_options = _site_options(raw, source)
+    kwargs: dict[str, Any] = {"site_options": site_options}
     types = {f.name: f.type for f in fields(Policy)}
     for section, values in raw.items():
         if section not in _SECTIONS or not isinstance(values, dict):
@@ -236,6 +262,8 @@ def policy_from_mapping(raw: dict[str, Any], source: str = "policy") -> Policy:
             }[str(expected)]
             if not ok:
                 raise ConfigError(f"{source}: [{section}] {key} must be of type {expected}, got {value!r}")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{source}: [{section}] {key} must be a finite number, got {value!r}")
             kwargs[name] = value
     try:
         return Policy(**kwargs)
@@ -264,20 +292,31 @@ _IPV6 = (
     r"|\b(?:[0-9a-f]{1,4}:)+:(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*\b)?"
     r"|::[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*\b"
 )
+#: Rule A4's IP-like token as one pattern (RE2 and Rust syntax): the audit searches stored text with it.
+IP_LIKE_PATTERN = "(?i)(?:" + _IPV4 + ")|(?:" + _IPV6.removeprefix("(?i)") + ")"
 
 
-def scrub_text_expr(column: str, *, leading_host: bool = True) -> pl.Expr:
-    """Rule A4: replace IP-like tokens (and the leading host field) in free text."""
-    expr = pl.col(column).str.replace_all(_IPV4, "[ip]").str.replace_all(_IPV6, "[ip]")
-    if leading_host:
-        expr = expr.str.replace(r"^\S+", "[host]")
-    return expr
+# A host name standing alone (two or more labels; not in a path "/index.html" or a version "Firefox/128.0").
+_HOST = r"(^|[^\w./-])((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
 
 
-def scrub_reject_exprs(mask: pl.Expr, now: datetime) -> list[pl.Expr]:
-    """Expressions that scrub the rejected lines selected by ``mask`` (rule A4) and stamp ``scrubbed_at``."""
+def _scrub_tokens(expr: pl.Expr, *, hosts: bool) -> pl.Expr:
+    expr = expr.str.replace_all(_IPV4, "[ip]").str.replace_all(_IPV6, "[ip]")
+    return expr.str.replace_all(_HOST, "${1}[host]") if hosts else expr
+
+
+def scrub_text_expr(text: str | pl.Expr, *, leading_host: bool = True, hosts: bool = False) -> pl.Expr:
+    """Rule A4: replace IP-like tokens (and the leading field; with ``hosts``, host names too) in free text."""
+    expr = _scrub_tokens(pl.col(text) if isinstance(text, str) else text, hosts=hosts)
+    return expr.str.replace(r"^\S+", "[host]") if leading_host else expr
+
+
+def scrub_reject_exprs(mask: pl.Expr, now: datetime, scrubbed: pl.Expr | None = None) -> list[pl.Expr]:
+    """Expressions that scrub the rejected lines selected by ``mask`` (rule A4) and stamp ``scrubbed_at``;
+    ``scrubbed``: the line scrubbed by its format (accesslake.ingest.scrub), else by tokens and leading field."""
+    line = scrub_text_expr("line", hosts=True) if scrubbed is None else scrubbed
     return [
-        pl.when(mask).then(scrub_text_expr("line")).otherwise(pl.col("line")).alias("line"),
+        pl.when(mask).then(line).otherwise(pl.col("line")).alias("line"),
         pl.when(mask).then(pl.lit(now).cast(pl.Datetime("us", "UTC"))).otherwise(pl.col("scrubbed_at"))
         .alias("scrubbed_at"),
     ]
@@ -329,5 +368,64 @@ def anonymize_exprs(policy: Policy, now: datetime, mask: pl.Expr) -> list[pl.Exp
         when(nothing, "query"),
         when(origin, "referrer"),
         when(nothing, "user_agent"),
+        when(_scrub_tokens(pl.col("vhost"), hosts=False), "vhost"),  # A4: a client or server address logged there
         when(pl.lit(now).cast(pl.Datetime("us", "UTC")), "anonymized_at"),
     ]
+
+
+# ----------------------------------------------------------------- per-site settings (marts and report)
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    """[site] days / own_hosts and [sites.NAME] timezone / days / own_hosts: how the marts treat a site.
+
+    ``days``: "local" (dates in ``timezone``) or "utc"; ``own_hosts``: lower case, ``*.example.org``
+    is example.org and its subdomains. None in a [sites.NAME] entry: as in [site].
+    """
+
+    timezone: str | None = None
+    days: str | None = None
+    own_hosts: tuple[str, ...] | None = None
+
+
+def _site_entry(values: Any, where: str) -> SiteSettings:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    unknown = sorted(set(values) - {"timezone", "days", "own_hosts"}) if isinstance(values, dict) else ["?"]
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; known: timezone, days, own_hosts")
+    zone, days, hosts = values.get("timezone"), values.get("days"), values.get("own_hosts")
+    try:
+        _ = None if zone is None else ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+        raise ConfigError(f"{where} timezone: unknown time zone {zone!r}; write e.g. Europe/Berlin") from exc
+    if days not in (None, "local", "utc"):
+        raise ConfigError(f'{where} days must be "local" or "utc", got {days!r}')
+    if hosts is not None and not (isinstance(hosts, list) and all(isinstance(h, str) and h.strip(". ") for h in hosts)):
+        raise ConfigError(f'{where} own_hosts must be a list of host names, e.g. ["example.org", "*.example.org"]')
+    own = None if hosts is None else tuple(h.strip().strip(".").lower() for h in hosts)
+    return SiteSettings(timezone=zone, days=days, own_hosts=own)
+
+
+def _site_options(raw: dict[str, Any], source: str) -> tuple[dict[str, Any], tuple[tuple[str, SiteSettings], ...]]:
+    """Take [site] days / own_hosts and the [sites.NAME] tables out of ``raw``; the rest goes on as before."""
+    rest, site, sites = {k: v for k, v in raw.items() if k != "sites"}, raw.get("site"), raw.get("sites", {})
+    options: list[tuple[str, SiteSettings]] = []
+    if isinstance(site, dict) and {"days", "own_hosts"} & set(site):
+        options.append(("", _site_entry({k: v for k, v in site.items() if k in ("days", "own_hosts")},
+                                        f"{source}: [site]")))
+        rest["site"] = {k: v for k, v in site.items() if k not in ("days", "own_hosts")}
+    if not isinstance(sites, dict):
+        raise ConfigError(f"{source}: [sites] must hold one table per site, e.g. [sites.blog]")
+    options += [(str(name), _site_entry(values, f"{source}: [sites.{name}]")) for name, values in sites.items()]
+    return rest, tuple(options)
+
+
+def site_settings(policy: Policy, site: str) -> SiteSettings:
+    """The settings of ``site``, every field filled: [sites.NAME] over [site] over the defaults."""
+    found = dict(policy.site_options)
+    base, own = found.get("", SiteSettings()), found.get(site, SiteSettings())
+    hosts = own.own_hosts if own.own_hosts is not None else base.own_hosts
+    return SiteSettings(timezone=own.timezone or policy.site_timezone, days=own.days or base.days or "local",
+                        own_hosts=hosts or ())

@@ -38,7 +38,9 @@ REQUEST_COLUMNS: list[tuple[str, pl.DataType, str]] = [
     ("os", pl.String(), "operating system family"),
     ("os_version", pl.String(), "operating system major version"),
     ("device", pl.String(), "device family (Other, Spider, iPhone, ...)"),
-    ("is_bot", pl.Boolean(), "crawler, scanner or scripted client"),
+    ("is_bot", pl.Boolean(), "automated client: any agent_group but person"),
+    ("agent_group", pl.String(), "person, crawler, feed_reader, monitor, scanner, script or other_bot "
+     "(maintained lists, see docs/marts.md); NULL when no user agent was logged"),
     ("is_page", pl.Boolean(), "a page view rather than a static asset (by path extension)"),
     ("response_time_ms", pl.Float64(), "time to serve in milliseconds; NULL when the format has none"),
     ("received_at", UTC_US, "when the pipeline received the line (rule T3)"),
@@ -50,12 +52,14 @@ REQUEST_SCHEMA = pl.Schema({name: dtype for name, dtype, _ in REQUEST_COLUMNS})
 
 REJECT_COLUMNS: list[tuple[str, pl.DataType, str]] = [
     ("row_id", pl.String(), "stable id of the line (same scheme as requests)"),
-    ("line", pl.String(), "the raw line; IP-like tokens scrubbed once past the deadline (rule A4)"),
-    ("reason", pl.String(), "why it did not parse"),
+    ("line", pl.String(), "the raw line; scrubbed once past the deadline (rule A4, docs/lake.md)"),
+    ("reason", pl.String(), "why it was rejected (no match, unreadable or out-of-range value)"),
+    ("format", pl.String(), "log format it was read with (preset name or format string): where its personal "
+     "fields are when it is scrubbed"),
     ("source_file", pl.String(), "input file name"),
     ("source_line", pl.Int64(), "1-based line number"),
     ("received_at", UTC_US, "when the pipeline received it; its deadline counts from here (T3)"),
-    ("scrubbed_at", UTC_US, "when IP-like tokens were scrubbed; NULL while raw"),
+    ("scrubbed_at", UTC_US, "when the line was scrubbed; NULL while raw"),
 ]
 REJECT_SCHEMA = pl.Schema({name: dtype for name, dtype, _ in REJECT_COLUMNS})
 
@@ -77,6 +81,9 @@ CANDIDATE_SCHEMA = pl.Schema(
         "count_probe_paths": pl.Int64(),
         "count_injections": pl.Int64(),
         "count_odd_methods": pl.Int64(),
+        "count_form_posts": pl.Int64(),
+        "count_fast_form_posts": pl.Int64(),
+        "count_credential_probes": pl.Int64(),
         "peak_per_minute": pl.Int64(),
         "max_posts_one_path": pl.Int64(),
         "first_seen_at": UTC_US,

@@ -13,8 +13,8 @@ from accesslake.storage import files as _files
 from accesslake.storage.backend import FileStat, LakePath, Storage, storage_for
 from accesslake.storage.duck import connect
 from accesslake.storage.files import *  # noqa: F403 - the files API is the face of storage
-from accesslake.storage.layout import STORES, Layout, Store
+from accesslake.storage.layout import FILE_KINDS, STORES, Layout, Store
 from accesslake.storage.local import fsync_file
 
-__all__ = [*_files.__all__, "STORES", "FileStat", "LakePath", "Layout", "Storage", "Store", "connect", "fsync_file",
-           "storage_for"]
+__all__ = [*_files.__all__, "FILE_KINDS", "STORES", "FileStat", "LakePath", "Layout", "Storage", "Store", "connect",
+           "fsync_file", "storage_for"]

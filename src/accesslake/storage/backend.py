@@ -198,6 +198,12 @@ class Storage(abc.ABC):
         """Let DuckDB read the paths of ``lake`` (nothing to do for local files)."""
         return None
 
+    def arrow_filesystem(self, path: LakePath) -> tuple[Any, str]:
+        """A ``pyarrow.fs`` file system and ``path`` in it, for ``pyarrow.dataset`` (local files here)."""
+        from pyarrow.fs import LocalFileSystem
+
+        return LocalFileSystem(), str(Path(path).resolve())
+
 
 def storage_for(path: LakePath) -> Storage:
     """The :class:`Storage` that holds ``path``."""

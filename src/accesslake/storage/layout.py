@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Layout", "STORES", "Store"]
+__all__ = ["FILE_KINDS", "Layout", "STORES", "Store"]
 
 # A path in the lake: pathlib.Path for a local folder, upath.UPath for object storage.
 LakePath = Any
@@ -59,6 +59,32 @@ STORES: tuple[Store, ...] = (
 )
 
 _PARTITION = re.compile(r"^(?P<key>site|date|incident)=(?P<value>[^/]+)$")
+
+# ---------------------------------------------------------------- what a file in the lake is
+_PART = r"site=[A-Za-z0-9][A-Za-z0-9._-]{0,99}/date=\d{4}-\d{2}-\d{2}/[^./][^/]*\.parquet"  # partition/file
+#: Every kind of file the lake keeps, by the path the pipeline gives it (relative, '/'-separated);
+#: the first match wins. Anything else is not a file of the lake (the audit names it).
+FILE_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(pattern)) for kind, pattern in (
+    ("staging", r"_tmp/.+"),
+    ("journal", r"ledger/(?:journal|pending)/[^/]+"),
+    ("temporary", r"(?:[^/]+/)*\.[^/]+\.tmp"),  # a write in progress beside its final name
+    ("requests", rf"requests/{_PART}"),
+    ("held", rf"held/incident=[^/.][^/]*/{_PART}"),
+    ("rejects", rf"rejects/{_PART}"),
+    ("marts", rf"marts/[a-z][a-z0-9_]*/{_PART}"),
+    ("candidates", rf"forensics/abuse_candidates/{_PART}"),
+    ("subject_key", r"forensics/subject\.key"),  # the key of the subject hashes in the audit log (subjects/)
+    ("incidents", r"incidents/[^/.][^/]*\.json"),
+    ("disclosures", r"disclosures/disclosures\.jsonl"),
+    ("messages", r"messages/register\.parquet"),
+    ("ledger", r"ledger/ingest\.jsonl"),
+    ("audit", r"audit/audit\.jsonl"),
+    ("quarantine", r"quarantine/[^/]+/[^/]+"),
+    ("landing", r"landing/[^/]+"),
+    ("lock", r"(?:(?:incidents|messages)/)?\.lock|(?:ledger|audit|disclosures)/\.[^/]+\.jsonl\.lock"),
+    ("policy", r"policy\.toml"),
+    ("demo", r"\.accesslake-demo|report\.html"),  # `accesslake demo`'s marker and report
+))
 
 
 @dataclass(frozen=True)
@@ -147,6 +173,15 @@ class Layout:
     @property
     def lock(self) -> LakePath:
         return self.root / ".lock"
+
+    @staticmethod
+    def kind_of(relative: str) -> str | None:
+        """The kind of file (a name of :data:`FILE_KINDS`) at ``relative`` (to the root, '/'-separated), or None
+        when the lake keeps no such file there: a hidden or odd-named file, a file out of its place."""
+        for kind, pattern in FILE_KINDS:
+            if pattern.fullmatch(relative):
+                return kind
+        return None
 
     def store(self, name: str) -> LakePath:
         """The folder of the store called ``name`` in :data:`STORES`."""

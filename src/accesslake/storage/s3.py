@@ -321,5 +321,10 @@ class S3Storage(Storage):
     def register(self, con: duckdb.DuckDBPyConnection, lake: LakePath) -> None:
         con.register_filesystem(lake.fs)
 
+    def arrow_filesystem(self, path: LakePath) -> tuple[Any, str]:
+        from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+        return PyFileSystem(FSSpecHandler(path.fs)), _key(path)
+
 
 S3 = S3Storage()
