@@ -39,11 +39,11 @@ def test_a_preset_and_its_logformat_are_the_same_pattern() -> None:
 @pytest.mark.parametrize(
     ("fmt", "field", "value"),
     [
-        ("%h %D", "response_unit", 1e-3),  # microseconds
-        ("%h %T", "response_unit", 1000.0),  # seconds
-        ("%h %{ms}T", "response_unit", 1.0),
-        ("%h %{us}T", "response_unit", 1e-3),
-        ("$remote_addr $request_time", "response_unit", 1000.0),
+        ("%h %t %D", "response_unit", 1e-3),  # microseconds
+        ("%h %t %T", "response_unit", 1000.0),  # seconds
+        ("%h %t %{ms}T", "response_unit", 1.0),
+        ("%h %t %{us}T", "response_unit", 1e-3),
+        ("$remote_addr $msec $request_time", "response_unit", 1000.0),
         ("%h %{%Y-%m-%d %H:%M:%S}t", "time_kind", "strftime"),
         ("%h %{%Y-%m-%d %H:%M:%S}t", "time_format", "%Y-%m-%d %H:%M:%S"),
         ("%h %{msec}t", "time_kind", "epoch"),
@@ -68,9 +68,9 @@ def test_time_and_response_time_units(fmt: str, field: str, value: object) -> No
           "forwarded_for")),
         # Values that are not stored are matched and dropped.
         ('%h %l %u %t "%r" %>s %b %p %{Host}i %k', ("host", "remote_user", "time", "request", "status", "bytes")),
-        ("$remote_addr $request_length $upstream_addr $ssl_protocol $status", ("host", "status")),
+        ("$remote_addr $request_length $upstream_addr $ssl_protocol $msec $status", ("host", "time", "status")),
         # A field logged twice (%b and %O) keeps the first.
-        ("%h %b %O", ("host", "bytes")),
+        ("%h %t %b %O", ("host", "time", "bytes")),
     ],
 )
 def test_custom_formats_store_the_documented_fields(fmt: str, fields: tuple[str, ...]) -> None:
@@ -78,17 +78,17 @@ def test_custom_formats_store_the_documented_fields(fmt: str, fields: tuple[str,
 
 
 def test_the_wanted_cookie_is_the_session_id() -> None:
-    spec = compile_format('%h %{lang}C %{sid}C', cookie="sid")
-    got = pl.Series(["192.0.2.1 de abc123"]).str.extract_groups(spec.regex).struct.unnest()
-    assert got.row(0, named=True) == {"host": "192.0.2.1", "session_id": "abc123"}
-    nginx = compile_format("$remote_addr $cookie_lang $cookie_sid", cookie="sid")
-    got = pl.Series(["192.0.2.1 de abc123"]).str.extract_groups(nginx.regex).struct.unnest()
+    spec = compile_format('%h %{sec}t %{lang}C %{sid}C', cookie="sid")
+    got = pl.Series(["192.0.2.1 971211336 de abc123"]).str.extract_groups(spec.regex).struct.unnest()
+    assert got.row(0, named=True) == {"host": "192.0.2.1", "time": "971211336", "session_id": "abc123"}
+    nginx = compile_format("$remote_addr $msec $cookie_lang $cookie_sid", cookie="sid")
+    got = pl.Series(["192.0.2.1 971211336.000 de abc123"]).str.extract_groups(nginx.regex).struct.unnest()
     assert got["session_id"].to_list() == ["abc123"]
 
 
 def test_escaped_quotes_in_a_configured_format_string() -> None:
     # As written in httpd.conf: LogFormat "%h \"%r\" %>s" -- the backslashes are the config's quoting.
-    assert compile_format('%h \\"%r\\" %>s').fields == ("host", "request", "status")
+    assert compile_format('%h %t \\"%r\\" %>s').fields == ("host", "time", "request", "status")
 
 
 @pytest.mark.parametrize(
@@ -107,7 +107,12 @@ def test_escaped_quotes_in_a_configured_format_string() -> None:
         ("%h %{%Y-%Q}t", "--format at column 4: unsupported time conversion %Q in '%Y-%Q'"),
         ("$remote_addr $foo_bar", "--format at column 14: unknown nginx variable $foo_bar; supported: $remote_addr"),
         ("$remote_addr ${nope}", "--format at column 14: unknown nginx variable $nope;"),
-        ("%l %p", "format '%l %p' logs nothing accesslake stores"),
+        ("%l %p", "--format: format '%l %p' logs nothing accesslake stores"),
+        # A format without the request time compiles to nothing that can be stored (issue 11).
+        ("%h %h %h", "--format: format '%h %h %h' logs no request time; add %t"),
+        ("%u", "--format: format '%u' logs no request time"),
+        ("$remote_addr ${", "--format: format '$remote_addr ${' logs no request time"),
+        ('%h "%r" %>s', "--format: format '%h \"%r\" %>s' logs no request time"),
     ],
 )
 def test_format_errors_name_the_option_and_the_fault(fmt: str, message: str) -> None:

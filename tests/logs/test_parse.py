@@ -78,6 +78,44 @@ def test_every_line_is_a_row_or_a_reject_with_a_reason() -> None:
     assert rejects["scrubbed_at"].null_count() == 5
 
 
+# ----------------------------------------------------------------- values that cannot be stored (issue 11)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "reason"),
+    [
+        ("combined", line(size=str(2**63)), f"byte count {2**63} out of range (0 to 2^63-1)"),
+        ("combined", line(size="1" + "0" * 30), "byte count 1" + "0" * 30 + " out of range (0 to 2^63-1)"),
+        ("combined", line(time="31/Dec/9999:23:59:59 -2359"),
+         "time 31/Dec/9999:23:59:59 -2359 out of range (years 1 to 9999 in UTC)"),
+        ("combined", line(time="01/Jan/0001:00:00:00 +0001"),
+         "time 01/Jan/0001:00:00:00 +0001 out of range (years 1 to 9999 in UTC)"),
+        ("%h %{sec}t %>s", "192.0.2.1 99999999999999999999 200",
+         "unreadable or non-existent time 99999999999999999999"),
+        ("%h %{sec}t %>s", "192.0.2.1 300000000000 200", "time 300000000000 out of range (years 1 to 9999 in UTC)"),
+        ("%h %t %>s %{ms}T", f"192.0.2.1 [10/Oct/2000:13:55:36 -0700] 200 {'9' * 400}",
+         f"response time {'9' * 400} out of range"),
+    ],
+    ids=["bytes-2^63", "bytes-10^30", "after-9999", "before-year-1", "epoch-overflow", "epoch-year-11476",
+         "infinite-response-time"],
+)
+def test_a_value_that_cannot_be_stored_makes_a_reject_with_its_reason(fmt: str, text: str, reason: str) -> None:
+    batch = parse([line(), text], fmt) if fmt == "combined" else parse([text], fmt)
+    assert batch.rejects.select("source_line", "reason", "format").rows() == [
+        (2 if fmt == "combined" else 1, reason, fmt)]
+    assert batch.rows["bytes"].null_count() == 0
+
+
+def test_the_extreme_values_that_can_be_stored_are_stored_as_logged() -> None:
+    batch = parse([line(size=str(2**63 - 1)), line(time="31/Dec/9999:23:59:59 +0000"),
+                   line(time="01/Jan/0001:00:00:00 +0000")])
+    assert batch.rejects.height == 0
+    assert batch.rows["bytes"].to_list() == [2**63 - 1, 2326, 2326]
+    assert batch.rows["ts"].to_list() == [datetime(2000, 10, 10, 20, 55, 36, tzinfo=UTC),
+                                          datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+                                          datetime(1, 1, 1, tzinfo=UTC)]
+
+
 # ----------------------------------------------------------------- time
 
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 from accesslake import storage
 from accesslake.config import Settings
 from accesslake.errors import InputError
+from accesslake.ingest.identity import open_known
 from accesslake.ingest.ledger import IngestResult
-from accesslake.ingest.reader import file_key, uncompressed_size
+from accesslake.ingest.reader import head
 from accesslake.ingest.run import ingest_file
 from accesslake.storage import LakePath, Layout
 from accesslake.storage.quarantine import quarantine
 
-__all__ = ["ingest_landing_chain", "landing_chains", "landing_files", "landing_state"]
+__all__ = ["in_landing", "ingest_landing_chain", "landing_chains", "landing_files", "landing_state"]
 
 
 def landing_files(landing: LakePath) -> list[LakePath]:
@@ -21,13 +23,20 @@ def landing_files(landing: LakePath) -> list[LakePath]:
     return [p for p in storage.list_files(landing, "") if p.parent == landing]
 
 
+def in_landing(path: LakePath, lake: LakePath) -> bool:
+    """Is ``path`` a file of the lake's landing folder (which the nightly run reads, maybe while written)?"""
+    return storage.uri(path.parent) == storage.uri(Layout(lake).landing)
+
+
 def landing_chains(lake: LakePath) -> list[list[LakePath]]:
-    """The landing files grouped so that copies of one file (same identity) are ingested one after another
-    in name order; different files may be ingested in parallel. An unreadable file is a chain of its own."""
+    """The landing files grouped so that files that may be copies of one file (they start with the same
+    line) are ingested one after another in name order; different files may be ingested in parallel.
+    An unreadable file is a chain of its own."""
     chains: dict[str, list[LakePath]] = {}
     for path in landing_files(Layout(lake).landing):
         try:
-            key = file_key(path) or f"empty:{path}"
+            first = head(path, 1)
+            key = hashlib.sha256(first).hexdigest() if first else f"empty:{path}"
         except InputError:
             key = f"unreadable:{path}"
         chains.setdefault(key, []).append(path)
@@ -36,15 +45,16 @@ def landing_chains(lake: LakePath) -> list[list[LakePath]]:
 
 def ingest_landing_chain(
     chain: list[LakePath], settings: Settings, now: datetime, site: str = "default", fmt: str | None = None,
-    cookie: str | None = None,
+    cookie: str | None = None, site_from_vhost: bool = False,
 ) -> list[IngestResult]:
-    """Ingest landing files one after another (their new lines; a partial last line waits for the next
-    run). A file that cannot be read or parsed is moved to the quarantine and reported with status
-    ``quarantined``; the files after it still go."""
+    """Ingest landing files one after another (their new lines; a partial last line waits until the
+    file is unchanged for ``SETTLE``). A file that cannot be read or parsed is moved to the quarantine
+    and reported with status ``quarantined``; the files after it still go."""
     results = []
     for path in chain:
         try:
-            results.append(ingest_file(path, settings, now, site=site, fmt=fmt, cookie=cookie, hold_partial_line=True))
+            results.append(ingest_file(path, settings, now, site=site, fmt=fmt, cookie=cookie, hold_partial_line=True,
+                                       site_from_vhost=site_from_vhost))
         except InputError as exc:
             received = datetime.fromtimestamp(storage.mtime_ns(path) / 1e9, tz=UTC)
             entry = quarantine(settings.lake, path, str(exc), now, received)
@@ -56,23 +66,17 @@ def ingest_landing_chain(
 def landing_state(path: LakePath, records: list[dict[str, object]]) -> tuple[datetime | None, bool]:
     """(oldest line or receipt known from the ledger, fully ingested?) of a raw file.
 
-    Records are matched by content (``file_key``, the hash of the first line),
-    not by name: a rotated or re-compressed copy of an ingested file gets no
-    ledger record of its own (ingest recognises it and reads nothing), yet
-    holds the same lines. ``(None, False)`` when the ledger knows nothing of it.
+    Records are matched by content (:mod:`accesslake.ingest.identity`), not by
+    name: a rotated or re-compressed copy of an ingested file gets no ledger
+    record of its own (ingest recognises it and reads nothing), yet holds the
+    same lines. ``(None, False)`` when the ledger knows nothing of it.
     """
     try:
-        key = file_key(path)
-        if key is None:
-            return None, False
-        mine = [r for r in records if r["file_key"] == key]
-        if not mine:
-            return None, False
-        size = uncompressed_size(path)
+        log, known, _ = open_known(path, records)
+        with log:
+            complete = known is not None and log.remaining() == 0
     except InputError:
         return None, False  # unreadable or truncated: never complete; the audit judges it by its age
-    oldest = min(
-        datetime.fromisoformat(str(r[name])) for r in mine for name in ("ingested_at", "min_ts") if r.get(name)
-    )
-    return oldest, max(int(str(r["offset"])) for r in mine) >= size
-
+    if known is None:
+        return None, False
+    return known.oldest, complete

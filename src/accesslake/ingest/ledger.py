@@ -19,7 +19,7 @@ from accesslake import storage
 from accesslake.faults import fault
 from accesslake.storage import LakePath, Layout
 
-__all__ = ["FAULT_POINTS", "IngestResult", "commit", "ledger_records", "previous", "recover"]
+__all__ = ["FAULT_POINTS", "IngestResult", "commit", "ledger_records", "recover", "rows_by_site"]
 
 FAULT_POINTS = (
     "ingest-after-intent",  # intent written, nothing published
@@ -37,7 +37,7 @@ class IngestResult:
     file_key: str
     format: str
     detected: bool
-    status: str  # "ingested", "grown", "unchanged", "empty", "quarantined"
+    status: str  # "ingested", "grown", "waiting", "unchanged", "empty", "quarantined"
     lines_before: int = 0  # lines already in the lake from earlier ingests
     lines_read: int = 0  # new lines read now = rows + held + rejects
     rows: int = 0
@@ -46,12 +46,18 @@ class IngestResult:
     anonymized_on_write: int = 0
     scrubbed_rejects: int = 0
     offset: int = 0  # uncompressed bytes consumed in total
+    seen_bytes: int = 0  # uncompressed bytes looked at: offset + the partial last line held back
+    seen_sha256: str = ""  # SHA-256 of those bytes: the file continues only while it still starts with them
+    head_sha256: str = ""  # SHA-256 of the first min(seen_bytes, 64 KiB): which records a file may continue
     pending_partial_line: bool = False
     compressed: bool = False
+    site_from_vhost: bool = False  # rows went to site=<vhost> (their rows + held per site in ``sites``)
+    sites: dict[str, int] = field(default_factory=dict)
     min_ts: str | None = None  # earliest request time read (ISO), for landing retention
     days: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     ingested_at: str = ""
+    note: str | None = None  # e.g. the site a file keeps from its first ingest
     error: str | None = None  # why the file was quarantined
 
     @property
@@ -65,12 +71,18 @@ class IngestResult:
             return f"{self.source_file}: QUARANTINED: {self.error}"
         if self.status == "empty":
             return f"{self.source_file}: empty file; nothing to do"
+        if self.status == "waiting":
+            return (f"{self.source_file}: {self.lines_before} lines already ingested; its last line has no newline "
+                    "yet: it is read once the file is unchanged for 5 minutes (or `ingest --complete`)")
         how = "detected" if self.detected else "given"
         grown = f", {self.lines_before} already ingested" if self.lines_before else ""
+        sites = f" in {len(self.sites)} sites by virtual host" if self.site_from_vhost else ""
+        waiting = "; the last line (no newline yet) waits" if self.pending_partial_line else ""
+        note = f" ({self.note})" if self.note else ""
         return (
             f"{self.source_file}: format {self.format} ({how}); {self.lines_read} lines read{grown} = "
-            f"{self.rows} rows + {self.held} held + {self.rejects} rejected; "
-            f"{self.anonymized_on_write} anonymised on write (past anonymize_after)"
+            f"{self.rows} rows{sites} + {self.held} held + {self.rejects} rejected; "
+            f"{self.anonymized_on_write} anonymised on write (past anonymize_after){waiting}{note}"
         )
 
 
@@ -97,15 +109,13 @@ def recover(lake: LakePath) -> int:
     return undone
 
 
-def previous(lake: LakePath, site: str, file_key: str) -> tuple[int, int, int]:
-    """(lines, uncompressed bytes, rejects) already ingested from the file ``file_key``."""
-    lines = offset = rejects = 0
-    for record in ledger_records(lake):
-        if record["site"] == site and record["file_key"] == file_key and int(str(record["offset"])) >= offset:
-            lines = int(str(record["lines_before"])) + int(str(record["lines_read"]))
-            offset = int(str(record["offset"]))
-            rejects += int(str(record["rejects"]))
-    return lines, offset, rejects
+def rows_by_site(record: dict[str, object]) -> dict[str, int]:
+    """Rows + held a ledger record put in each site (several with ``--site-from-vhost``); its rejected
+    lines are all in the record's ``site``."""
+    sites = record.get("sites")
+    if isinstance(sites, dict) and sites:
+        return {str(site): int(str(n)) for site, n in sites.items()}
+    return {str(record["site"]): int(str(record["rows"])) + int(str(record["held"]))}
 
 
 def commit(lake: LakePath, result: IngestResult, staged: list[tuple[Path, LakePath]]) -> None:

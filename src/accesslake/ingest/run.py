@@ -15,7 +15,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import cast
 
@@ -23,9 +23,11 @@ import polars as pl
 
 from accesslake import holds, storage
 from accesslake.config import Settings
-from accesslake.errors import InputError
-from accesslake.ingest.ledger import IngestResult, commit, previous
-from accesslake.ingest.reader import chunks, file_key, head, is_gzip
+from accesslake.errors import ConfigError, InputError
+from accesslake.ingest.identity import Known, open_known
+from accesslake.ingest.ledger import IngestResult, commit, ledger_records
+from accesslake.ingest.reader import LogFile, head
+from accesslake.ingest.scrub import reject_scrub_exprs
 from accesslake.logs import (
     ExtractedBatch,
     FieldSpec,
@@ -37,13 +39,15 @@ from accesslake.logs import (
     split_lines,
     type_batch,
 )
-from accesslake.policy import anonymize_exprs, due_mask, scrub_reject_exprs
+from accesslake.policy import anonymize_exprs, due_mask
 from accesslake.schema import REQUEST_SCHEMA, UTC_US, conform
 from accesslake.storage import LakePath, Layout, auditlog
 
-__all__ = ["ingest_file"]
+__all__ = ["SETTLE", "ingest_file"]
 
 DETECT_LINES = 200
+# A last line without newline is read once its file is unchanged for this long (by the run's clock).
+SETTLE = timedelta(minutes=5)
 _CLF_IN_LINE = r"\[(\d{1,2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]"
 
 
@@ -52,23 +56,23 @@ def _late_rejects_scrubbed(rejects: pl.DataFrame, settings: Settings, now: datet
     hint = rejects["line"].str.extract(_CLF_IN_LINE, 1).str.strptime(UTC_US, "%d/%b/%Y:%H:%M:%S %z", strict=False)
     cutoff = now - settings.policy.anonymize_after
     late = (hint <= cutoff).fill_null(False)
-    return rejects.with_columns(scrub_reject_exprs(pl.lit(late), now))
+    if not late.any():
+        return rejects
+    return rejects.with_columns(reject_scrub_exprs(rejects, pl.lit(late), now))
 
 
 def _stage(frame: pl.DataFrame, root: Path, name: str, private: bool, incident: str | None = None) -> list[Path]:
-    """Write one file per UTC day of ``frame`` (which has a ``_day`` column) under ``root``."""
+    """Write one file per site and UTC day of ``frame`` (which has ``_site`` and ``_day`` columns) under ``root``."""
     written: list[Path] = []
     if not frame.height:
         return written
-    site = frame["_site"][0]
-    days = frame["_day"]
-    # Most batches hold one day: write it without partitioning (which copies every column).
-    if days.n_unique() == 1:
-        parts = {(days[0],): frame}
+    # Most batches hold one site and day: write them without partitioning (which copies every column).
+    if frame["_day"].n_unique() == 1 and frame["_site"].n_unique() == 1:
+        parts = {(frame["_site"][0], frame["_day"][0]): frame}
     else:
-        parts = frame.partition_by("_day", as_dict=True, maintain_order=True)
-    for (day,), part in parts.items():
-        target = storage.partition_dir(root, site, day, incident) / name
+        parts = frame.partition_by("_site", "_day", as_dict=True, maintain_order=True)
+    for (site, day), part in parts.items():
+        target = storage.partition_dir(root, str(site), day, incident) / name
         storage.write_parquet_atomic(part.drop("_day", "_site"), target, private=private)
         written.append(target)
     return written
@@ -83,43 +87,85 @@ def ingest_file(
     fmt: str | None = None,
     cookie: str | None = None,
     hold_partial_line: bool = False,
+    site_from_vhost: bool = False,
 ) -> IngestResult:
     """Ingest one file (or its new lines); returns the counts, also kept in the ledger.
 
-    The caller holds the writer lock (:func:`accesslake.storage.writer_lock`).
+    ``hold_partial_line``: a last line without newline waits (the file may still be written) until
+    the file is unchanged for :data:`SETTLE` since the ingest that first held it back. A file the
+    ledger knows keeps the site (and ``site_from_vhost``) it was first ingested under. The caller
+    holds the writer lock (:func:`accesslake.storage.writer_lock`).
     """
     lake = settings.lake
     storage.check_site(site)
     name = str(path)
-    key = file_key(path)
-    if key is None:
-        return IngestResult(name, site, "", fmt or "-", fmt is None, "empty", ingested_at=now.isoformat())
-    lines_before, offset, rejects_before = previous(lake, site, key)
-    spec, detected = _resolve_format(path, fmt, cookie)
-    result = IngestResult(name, site, key, spec.name, detected, "ingested", lines_before, offset=offset)
-    result.ingested_at = now.isoformat()
-    gzipped = is_gzip(path)
-    result.compressed = gzipped
+    log, known, key = open_known(path, ledger_records(lake))
+    with log:
+        if key is None:
+            return IngestResult(name, site, "", fmt or "-", fmt is None, "empty", ingested_at=now.isoformat())
+        note = None
+        if known is not None:
+            if known.site != site:
+                note = f"site {known.site}, where it was first ingested; --site {site} does not apply to it"
+            site, site_from_vhost = known.site, bool(known.record.get("site_from_vhost"))
+        # A given format is compiled now (a bad one is an error even for a file with nothing new);
+        # detection waits for the first complete line to read.
+        spec = compile_format(fmt, cookie=cookie) if fmt is not None else None
+        result = IngestResult(name, site, key, spec.name if spec else "-", spec is None, "ingested",
+                              known.lines if known else 0,
+                              offset=log.offset, compressed=log.gzipped, site_from_vhost=site_from_vhost,
+                              ingested_at=now.isoformat(), note=note)
+        # A gzip file is complete: its last line is never held (it could not be completed later).
+        hold = hold_partial_line and not log.gzipped and not _settled(known, log, now)
+        if not _read(log, hold, spec, cookie, settings, now, result, known):
+            result.status = "unchanged"
+            return result
+    auditlog.append_event(
+        lake, "ingest", now, source_file=name, site=site, file_key=key, format=result.format,
+        lines_read=result.lines_read, rows=result.rows, held=result.held, rejects=result.rejects,
+        anonymized_on_write=result.anonymized_on_write, offset=result.offset,
+    )
+    return result
 
+
+def _settled(known: Known | None, log: LogFile, now: datetime) -> bool:
+    """The file held back a partial last line when it was last ingested, at least :data:`SETTLE` ago
+    (by the run's clock), and has not changed since: that line is complete."""
+    if known is None or not known.record.get("pending_partial_line"):
+        return False
+    unchanged = int(log.path.stat().st_size) == known.position.seen
+    return unchanged and datetime.fromisoformat(str(known.record["ingested_at"])) + SETTLE <= now
+
+
+def _read(
+    log: LogFile, hold: bool, spec: FieldSpec | None, cookie: str | None, settings: Settings, now: datetime,
+    result: IngestResult, known: Known | None,
+) -> bool:
+    """Read, parse and stage the new lines of ``log``, then commit them with the ledger record; False
+    when there was nothing new (no line, and the same partial last line as before, if any)."""
+    lake, policy, path, key = settings.lake, settings.policy, log.path, result.file_key
+    lines_before, rejects_before = result.lines_before, known.rejects if known else 0
     active = holds.active_holds(lake, now)
-    policy = settings.policy
     run = storage.staging_dir(lake, f"ingest-{uuid.uuid4().hex[:12]}")
     staged: list[tuple[Path, LakePath]] = []  # (staged path, final path)
     first_bad: str | None = None
-    # A gzip file is complete: its last line is never held (it could not be completed later).
-    batches = chunks(path, offset, gzipped, hold_partial_line and not gzipped)
+    batches = log.chunks(hold)
     next_line = [lines_before + 1]
+    formats = [spec]  # detected from the first lines when the first batch comes
 
-    def read_and_extract() -> tuple[int, int, ExtractedBatch, bool] | None:
+    def read_and_extract() -> tuple[int, ExtractedBatch, bool] | None:
         """Read the next batch and run its regexes (in the worker thread, one batch ahead)."""
         item = next(batches, None)
         if item is None:
             return None
         chunk, last = item
+        found = formats[0]
+        if found is None:
+            found = formats[0] = _detect_format(path, cookie)
         lines = split_lines(chunk)
-        extracted = extract_batch(lines, spec, first_line=next_line[0], tz=policy.site_timezone)
+        extracted = extract_batch(lines, found, first_line=next_line[0], tz=policy.site_timezone)
         next_line[0] += lines.len()
-        return len(chunk), lines.len(), extracted, last
+        return lines.len(), extracted, last
 
     try:
         # Polars and NumPy release the GIL: batch k+1 is read and its regexes run in a worker
@@ -128,37 +174,36 @@ def ingest_file(
             pending = pool.submit(read_and_extract)
             while (item := pending.result()) is not None:
                 pending = pool.submit(read_and_extract)
-                size, n_lines, extracted, last = item
-                batch = type_batch(extracted, source_file=name, file_key=key, received_at=now)
+                n_lines, extracted, last = item
+                result.format = extracted.spec.name
+                batch = type_batch(extracted, source_file=result.source_file, file_key=key, received_at=now)
                 del extracted
-                result.offset += size
                 result.lines_read += n_lines
                 if first_bad is None and batch.rejects.height:
                     bad = batch.rejects.row(0, named=True)
                     first_bad = f"line {bad['source_line']}: {bad['reason']}"
                 # The ratio is judged over the whole file, so a live log that gained one junk line still ingests.
-                _check_ratio(path, spec, lines_before + result.lines_read,
+                _check_ratio(path, result.format, lines_before + result.lines_read,
                              rejects_before + result.rejects + batch.rejects.height, policy.max_reject_ratio,
                              first_bad, final=last)
-                staged += _write_batch(batch, run, lake, site, key, now, settings, active, result)
-        _check_ratio(path, spec, lines_before + result.lines_read, rejects_before + result.rejects,
+                staged += _write_batch(batch, run, now, settings, active, result)
+        _check_ratio(path, result.format, lines_before + result.lines_read, rejects_before + result.rejects,
                      policy.max_reject_ratio, first_bad, final=True)
-        if result.lines_read == 0:
-            result.status = "unchanged"
-            return result
-        result.status = "grown" if lines_before else "ingested"
-        result.pending_partial_line = hold_partial_line and _has_partial_tail(path, result.offset, gzipped)
+        result.offset, result.seen_bytes = log.offset, log.offset + len(log.tail)
+        result.pending_partial_line = bool(log.tail)
+        if result.lines_read:
+            result.status = "grown" if lines_before else "ingested"
+        elif log.tail and (known is None or known.position.seen != result.seen_bytes):
+            result.status = "waiting"  # recorded: the next run knows since when the partial line is unchanged
+        else:
+            return False
+        result.seen_sha256, result.head_sha256 = log.seen_sha256(), log.head_sha256()
         commit(lake, result, staged)
+        return True
     finally:
         batches.close()
         if run.exists():
             shutil.rmtree(run, ignore_errors=True)
-    auditlog.append_event(
-        lake, "ingest", now, source_file=name, site=site, file_key=key, format=spec.name,
-        lines_read=result.lines_read, rows=result.rows, held=result.held, rejects=result.rejects,
-        anonymized_on_write=result.anonymized_on_write, offset=result.offset,
-    )
-    return result
 
 
 def _first_line(frame: pl.DataFrame) -> int:
@@ -166,48 +211,39 @@ def _first_line(frame: pl.DataFrame) -> int:
     return int(cast(int, frame["source_line"].min())) if frame.height else 0
 
 
-def _has_partial_tail(path: LakePath, offset: int, gzipped: bool) -> bool:
-    if gzipped:
-        return False
-    return bool(path.stat().st_size > offset)
-
-
-def _resolve_format(path: Path, fmt: str | None, cookie: str | None) -> tuple[FieldSpec, bool]:
-    if fmt is not None:  # given, even if empty: an empty format is an error, not "detect"
-        return compile_format(fmt, cookie=cookie), False
+def _detect_format(path: LakePath, cookie: str | None) -> FieldSpec:
     spec = detect_format(split_lines(head(path, DETECT_LINES)), cookie=cookie)
     if spec is None:
         raise InputError(
             f"{path}: cannot detect the log format (no preset matches its first lines); "
             "pass --format with a preset (common, combined, vcombined, nginx) or your LogFormat string"
         )
-    return spec, True
+    return spec
 
 
 def _check_ratio(
-    path: Path, spec: FieldSpec, lines: int, rejects: int, limit: float, first_bad: str | None, final: bool
+    path: Path, fmt: str, lines: int, rejects: int, limit: float, first_bad: str | None, final: bool
 ) -> None:
     if lines == 0 or (not final and lines < 1000):
         return
     if rejects / lines > limit:
         raise InputError(
-            f"{path}: {rejects} of {lines} lines do not parse as format {spec.name} ({first_bad}); "
+            f"{path}: {rejects} of {lines} lines do not parse as format {fmt} ({first_bad}); "
             "nothing was written. Pass the right --format, or raise [ingest] max_reject_ratio"
         )
 
 
 def _write_batch(
-    batch: ParsedBatch, run: Path, lake: LakePath, site: str, file_key: str, now: datetime,
-    settings: Settings, active: list[holds.Hold], result: IngestResult,
+    batch: ParsedBatch, run: Path, now: datetime, settings: Settings, active: list[holds.Hold], result: IngestResult,
 ) -> list[tuple[Path, LakePath]]:
-    policy = settings.policy
+    lake, policy = settings.lake, settings.policy
     staged: list[tuple[Path, LakePath]] = []
     rows = conform(enrich(batch.rows), REQUEST_SCHEMA)
     late = due_mask(policy, now)
-    rows = rows.with_columns(pl.col("ts").dt.date().alias("_day"), pl.lit(site).alias("_site"))
+    rows = rows.with_columns(pl.col("ts").dt.date().alias("_day"), _site_expr(rows, result))
     n_late = int(rows.select(late.sum()).item()) if rows.height else 0
     first_line = _first_line(rows) or _first_line(batch.rejects)
-    name = f"part-{file_key}-{first_line:010d}.parquet"
+    name = f"part-{result.file_key}-{first_line:010d}.parquet"
 
     layout = Layout(lake)
 
@@ -238,15 +274,40 @@ def _write_batch(
     if rejects.height:
         rejects = _late_rejects_scrubbed(rejects, settings, now)
         result.scrubbed_rejects += int(rejects["scrubbed_at"].is_not_null().sum())
-        rejects = rejects.with_columns(pl.col("received_at").dt.date().alias("_day"), pl.lit(site).alias("_site"))
+        rejects = rejects.with_columns(pl.col("received_at").dt.date().alias("_day"),
+                                       pl.lit(result.site).alias("_site"))
         move(_stage(rejects, run / "rejects", name, False), layout.rejects)
 
     result.rows += main.height
     result.held += held.height
     result.rejects += rejects.height
+    if result.site_from_vhost and rows.height:
+        for site, count in rows.group_by("_site").len().iter_rows():
+            result.sites[site] = result.sites.get(site, 0) + count
     if rows.height:
         earliest = rows["ts"].min()
         if result.min_ts is None or earliest.isoformat() < result.min_ts:  # type: ignore[union-attr]
             result.min_ts = earliest.isoformat()  # type: ignore[union-attr]
     result.days = sorted(set(result.days) | {d.isoformat() for d in rows["_day"].unique().drop_nulls()})
     return staged
+
+
+def _site_expr(rows: pl.DataFrame, result: IngestResult) -> pl.Expr:
+    """The ``_site`` of each row: the file's site, or with ``site_from_vhost`` the row's virtual host
+    when it makes a valid site name (port and trailing dot dropped; others stay in the file's site)."""
+    if not result.site_from_vhost:
+        return pl.lit(result.site).alias("_site")
+    hosts = rows["vhost"].unique().drop_nulls().to_list()
+    mapping = {host: _vhost_site(host, result.site) for host in hosts}
+    return pl.col("vhost").replace_strict(mapping, default=result.site, return_dtype=pl.String).alias("_site")
+
+
+def _vhost_site(vhost: str, default: str) -> str:
+    host = vhost.strip().rstrip(".")
+    name, colon, port = host.rpartition(":")
+    if colon and port.isdigit() and ":" not in name:
+        host = name
+    try:
+        return storage.check_site(host)
+    except ConfigError:
+        return default

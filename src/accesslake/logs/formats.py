@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from accesslake.errors import FormatError
 
-__all__ = ["PRESETS", "FieldSpec", "compile_format", "detect_format"]
+__all__ = ["PRESETS", "Directive", "FieldSpec", "compile_format", "detect_format", "format_pieces"]
 
 QUOTED = r'(?:[^"\\]|\\.)*'
 CLF_TIME = r"\d{1,2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}"
@@ -70,15 +70,32 @@ class FieldSpec:
     def has_time(self) -> bool:
         return "time" in self.fields
 
+    @property
+    def text(self) -> str:
+        """The format as it compiles again (stored with rejected lines): a preset name or the format string."""
+        return self.name if self.name in PRESETS else self.source
+
 
 @dataclass(frozen=True)
-class _Directive:
+class Directive:
+    """One %-directive or $variable: the field it stores, its value pattern, and whether it is personal."""
+
     field: str | None  # stored field, or None to match and drop
     pattern: str  # value pattern when unquoted
     time_kind: str | None = None
     time_format: str | None = None
     response_unit: float | None = None
     brackets: bool = False  # Apache %t logs "[...]" around the time
+    personal: str | None = None  # what a scrubbed line shows instead ("[host]", "[user]", "[session]", "[ip]")
+
+
+CLIENT, USER, SESSION, ADDRESS = "[host]", "[user]", "[session]", "[ip]"
+# Request headers that carry a person's address, credentials or session (scrubbed from rejected lines).
+_PERSONAL_HEADERS = {
+    "x-forwarded-for": ADDRESS, "x-real-ip": ADDRESS, "forwarded": ADDRESS, "true-client-ip": ADDRESS,
+    "cf-connecting-ip": ADDRESS, "x-client-ip": ADDRESS, "client-ip": ADDRESS, "x-cluster-client-ip": ADDRESS,
+    "cookie": SESSION, "authorization": SESSION, "proxy-authorization": SESSION, "from": USER,
+}
 
 
 _STRFTIME = {
@@ -106,47 +123,47 @@ def _strftime_pattern(fmt: str, where: str) -> str:
     return "".join(out)
 
 
-def _apache_time(arg: str | None, where: str) -> _Directive:
+def _apache_time(arg: str | None, where: str) -> Directive:
     if arg is None:
-        return _Directive("time", CLF_TIME, "clf", brackets=True)
+        return Directive("time", CLF_TIME, "clf", brackets=True)
     text = arg.removeprefix("begin:").removeprefix("end:")
     if text in ("sec", "msec", "usec", "msec_frac", "usec_frac"):
         if text.endswith("_frac"):
-            return _Directive(None, r"\d+")
+            return Directive(None, r"\d+")
         scale = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6}[text]
-        return _Directive("time", r"\d+", "epoch", str(scale))
-    return _Directive("time", _strftime_pattern(text, where), "strftime", text)
+        return Directive("time", r"\d+", "epoch", str(scale))
+    return Directive("time", _strftime_pattern(text, where), "strftime", text)
 
 
-def _apache_directive(letter: str, arg: str | None, where: str, cookie: str | None) -> _Directive:
+def _apache_directive(letter: str, arg: str | None, where: str, cookie: str | None) -> Directive:
     header = (arg or "").lower()
     simple = {
-        "h": _Directive("host", r"\S+"),
-        "a": _Directive("host", r"\S+") if arg is None else _Directive(None, r"\S+"),
-        "l": _Directive(None, r"\S+"),
-        "u": _Directive("remote_user", r"\S+"),
-        "r": _Directive("request", r"\S+(?: \S+)*?"),
-        "s": _Directive("status", r"\d{3}|-"),
-        "b": _Directive("bytes", r"\d+|-"),
-        "B": _Directive("bytes", r"\d+"),
-        "O": _Directive("bytes", r"\d+|-"),
-        "I": _Directive(None, r"\d+|-"),
-        "S": _Directive(None, r"\d+|-"),
-        "D": _Directive("response_time", r"\d+", response_unit=1e-3),
-        "v": _Directive("vhost", r"[^\s:]+"),
-        "V": _Directive("vhost", r"[^\s:]+"),
-        "m": _Directive("method", r"[A-Za-z]+"),
-        "U": _Directive("path", r"[^\s?]*"),
-        "q": _Directive("query", r"(?:\?\S*)?"),
-        "H": _Directive("protocol", r"\S+"),
-        "A": _Directive(None, r"\S+"),
-        "p": _Directive(None, r"\d+|-"),
-        "P": _Directive(None, r"\S+"),
-        "k": _Directive(None, r"\d+"),
-        "X": _Directive(None, r"[X+\-]"),
-        "L": _Directive(None, r"\S+"),
-        "R": _Directive(None, r"\S+"),
-        "f": _Directive(None, r"\S+"),
+        "h": Directive("host", r"\S+", personal=CLIENT),
+        "a": Directive("host", r"\S+", personal=CLIENT) if arg is None else Directive(None, r"\S+", personal=ADDRESS),
+        "l": Directive(None, r"\S+", personal=USER),
+        "u": Directive("remote_user", r"\S+", personal=USER),
+        "r": Directive("request", r"\S+(?: \S+)*?"),
+        "s": Directive("status", r"\d{3}|-"),
+        "b": Directive("bytes", r"\d+|-"),
+        "B": Directive("bytes", r"\d+"),
+        "O": Directive("bytes", r"\d+|-"),
+        "I": Directive(None, r"\d+|-"),
+        "S": Directive(None, r"\d+|-"),
+        "D": Directive("response_time", r"\d+", response_unit=1e-3),
+        "v": Directive("vhost", r"[^\s:]+"),
+        "V": Directive("vhost", r"[^\s:]+"),
+        "m": Directive("method", r"[A-Za-z]+"),
+        "U": Directive("path", r"[^\s?]*"),
+        "q": Directive("query", r"(?:\?\S*)?"),
+        "H": Directive("protocol", r"\S+"),
+        "A": Directive(None, r"\S+"),
+        "p": Directive(None, r"\d+|-"),
+        "P": Directive(None, r"\S+"),
+        "k": Directive(None, r"\d+"),
+        "X": Directive(None, r"[X+\-]"),
+        "L": Directive(None, r"\S+"),
+        "R": Directive(None, r"\S+"),
+        "f": Directive(None, r"\S+"),
     }
     if letter == "t":
         return _apache_time(arg, where)
@@ -154,20 +171,20 @@ def _apache_directive(letter: str, arg: str | None, where: str, cookie: str | No
         unit = {None: 1000.0, "s": 1000.0, "ms": 1.0, "us": 1e-3}.get(arg)
         if arg is not None and unit is None:
             raise FormatError(f"{where}: %{{{arg}}}T: unit must be s, ms or us")
-        return _Directive("response_time", r"\d+(?:\.\d+)?", response_unit=unit)
+        return Directive("response_time", r"\d+(?:\.\d+)?", response_unit=unit)
     if letter == "i":
         names = {"referer": "referrer", "referrer": "referrer", "user-agent": "user_agent",
                  "x-forwarded-for": "forwarded_for"}
         if not arg:
             raise FormatError(f"{where}: %i needs a header name, e.g. %{{Referer}}i")
-        return _Directive(names.get(header), r"\S+")
+        return Directive(names.get(header), r"\S+", personal=_PERSONAL_HEADERS.get(header))
     if letter == "C":
         if not arg:
             raise FormatError(f"{where}: %C needs a cookie name, e.g. %{{sid}}C")
         wanted = cookie is None or arg == cookie
-        return _Directive("session_id" if wanted else None, r"\S+")
+        return Directive("session_id" if wanted else None, r"\S+", personal=SESSION)
     if letter in ("e", "n", "o", "x", "^"):
-        return _Directive(None, r"\S+")
+        return Directive(None, r"\S+")
     if letter in simple and (arg is None or letter in ("a", "h", "p", "P", "s", "U")):
         return simple[letter]
     raise FormatError(
@@ -184,40 +201,42 @@ _NGINX_IGNORED = {
 }
 
 
-def _nginx_directive(name: str, where: str, cookie: str | None) -> _Directive:
+def _nginx_directive(name: str, where: str, cookie: str | None) -> Directive:
     table = {
-        "remote_addr": _Directive("host", r"\S+"),
-        "realip_remote_addr": _Directive(None, r"\S+"),
-        "remote_user": _Directive("remote_user", r"\S+"),
-        "time_local": _Directive("time", CLF_TIME, "clf"),
-        "time_iso8601": _Directive("time", r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:[+-]\d{2}:\d{2}|Z)", "iso"),
-        "msec": _Directive("time", r"\d+\.\d+", "epoch", "1.0"),
-        "request": _Directive("request", r"\S+(?: \S+)*?"),
-        "request_method": _Directive("method", r"[A-Za-z]+"),
-        "request_uri": _Directive("target", r"\S+"),
-        "uri": _Directive("path", r"\S+"),
-        "document_uri": _Directive("path", r"\S+"),
-        "args": _Directive("query", r"\S*"),
-        "query_string": _Directive("query", r"\S*"),
-        "server_protocol": _Directive("protocol", r"\S+"),
-        "status": _Directive("status", r"\d{3}|-"),
-        "body_bytes_sent": _Directive("bytes", r"\d+|-"),
-        "bytes_sent": _Directive("bytes", r"\d+|-"),
-        "http_referer": _Directive("referrer", r"\S+"),
-        "http_user_agent": _Directive("user_agent", r"\S+"),
-        "http_x_forwarded_for": _Directive("forwarded_for", r"\S+"),
-        "request_time": _Directive("response_time", r"\d+(?:\.\d+)?", response_unit=1000.0),
-        "host": _Directive("vhost", r"\S+"),
-        "http_host": _Directive("vhost", r"\S+"),
-        "server_name": _Directive("vhost", r"\S+"),
+        "remote_addr": Directive("host", r"\S+", personal=CLIENT),
+        "realip_remote_addr": Directive(None, r"\S+", personal=ADDRESS),
+        "remote_user": Directive("remote_user", r"\S+", personal=USER),
+        "time_local": Directive("time", CLF_TIME, "clf"),
+        "time_iso8601": Directive("time", r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:[+-]\d{2}:\d{2}|Z)", "iso"),
+        "msec": Directive("time", r"\d+\.\d+", "epoch", "1.0"),
+        "request": Directive("request", r"\S+(?: \S+)*?"),
+        "request_method": Directive("method", r"[A-Za-z]+"),
+        "request_uri": Directive("target", r"\S+"),
+        "uri": Directive("path", r"\S+"),
+        "document_uri": Directive("path", r"\S+"),
+        "args": Directive("query", r"\S*"),
+        "query_string": Directive("query", r"\S*"),
+        "server_protocol": Directive("protocol", r"\S+"),
+        "status": Directive("status", r"\d{3}|-"),
+        "body_bytes_sent": Directive("bytes", r"\d+|-"),
+        "bytes_sent": Directive("bytes", r"\d+|-"),
+        "http_referer": Directive("referrer", r"\S+"),
+        "http_user_agent": Directive("user_agent", r"\S+"),
+        "http_x_forwarded_for": Directive("forwarded_for", r"\S+", personal=ADDRESS),
+        "request_time": Directive("response_time", r"\d+(?:\.\d+)?", response_unit=1000.0),
+        "host": Directive("vhost", r"\S+"),
+        "http_host": Directive("vhost", r"\S+"),
+        "server_name": Directive("vhost", r"\S+"),
     }
     if name in table:
         return table[name]
     if name.startswith("cookie_"):
         wanted = cookie is None or name[len("cookie_"):] == cookie
-        return _Directive("session_id" if wanted else None, r"\S+")
-    if name in _NGINX_IGNORED or name.startswith(("http_", "sent_http_", "upstream_", "arg_", "ssl_")):
-        return _Directive(None, r"\S+")
+        return Directive("session_id" if wanted else None, r"\S+", personal=SESSION)
+    if name.startswith("http_"):
+        return Directive(None, r"\S+", personal=_PERSONAL_HEADERS.get(name[5:].replace("_", "-")))
+    if name in _NGINX_IGNORED or name.startswith(("sent_http_", "upstream_", "arg_", "ssl_")):
+        return Directive(None, r"\S+")
     raise FormatError(
         f"{where}: unknown nginx variable ${name}; supported: $remote_addr $remote_user $time_local "
         "$time_iso8601 $msec $request $status $body_bytes_sent $http_referer $http_user_agent "
@@ -229,9 +248,10 @@ _APACHE_TOKEN = re.compile(r"%[<>!\d,]*(?:\{(?P<arg>[^}]*)\})?[<>]?(?P<letter>[A
 _NGINX_TOKEN = re.compile(r"\$(?:\{(?P<b>\w+)\}|(?P<n>[A-Za-z_]\w*))")
 
 
-def _assemble(
-    name: str, source: str, pieces: Sequence[tuple[str, _Directive | None]], trailing_fields: bool
-) -> FieldSpec:
+Piece = tuple[str, Directive | None]  # literal text, or a directive (then the text is "")
+
+
+def _assemble(name: str, source: str, pieces: Sequence[Piece], trailing_fields: bool, option: str) -> FieldSpec:
     """Join literal text and directives into one anchored regex."""
     parts: list[str] = []
     fields: list[str] = []
@@ -264,7 +284,12 @@ def _assemble(
         group = f"(?<{target}>{pattern})"
         parts.append(rf"\[{group}\]" if directive.brackets else group)
     if not fields:
-        raise FormatError(f"format {source!r} logs nothing accesslake stores (no %h, %t, %r, ...)")
+        raise FormatError(f"{option}: format {source!r} logs nothing accesslake stores (no %h, %t, %r, ...)")
+    if "time" not in fields:
+        raise FormatError(
+            f"{option}: format {source!r} logs no request time; add %t (or %{{...}}t), $time_local, "
+            "$time_iso8601 or $msec: every stored row needs its time"
+        )
     body = "".join(parts)
     tail = r'(?: +"' + QUOTED + r'")*' if trailing_fields else ""
     regex = rf"^{body}{tail}\s*$"
@@ -299,23 +324,37 @@ def _unescape(source: str) -> str:
 
 def compile_format(fmt: str, *, cookie: str | None = None, option: str = "--format") -> FieldSpec:
     """Compile a preset name, an Apache ``LogFormat`` or an nginx ``log_format``."""
+    name, source, pieces, trailing = _parse(fmt, cookie, option)
+    return _assemble(name, source, pieces, trailing, option)
+
+
+def format_pieces(fmt: str, *, option: str = "--format") -> tuple[list[Piece], bool]:
+    """The literal text and directives of ``fmt`` in order (every cookie a session), and whether extra
+    quoted fields may follow (the nginx preset)."""
+    _, _, pieces, trailing = _parse(fmt, None, option)
+    return pieces, trailing
+
+
+def _parse(fmt: str, cookie: str | None, option: str) -> tuple[str, str, list[Piece], bool]:
+    """(name, source, pieces, trailing fields) of a preset name, a LogFormat or a log_format."""
     text = fmt.strip()
     if not text:
         raise FormatError(f"{option}: empty format; use a preset ({', '.join(PRESETS)}) or a LogFormat string")
     if text in PRESETS:
         source = PRESETS[text]
         if text == "nginx":
-            return _nginx(text, source, cookie, option, trailing=True)
-        return replace(compile_format(source, cookie=cookie, option=option), name=text)
+            return text, source, _nginx_pieces(source, cookie, option), True
+        _, source, preset, _ = _parse(source, cookie, option)
+        return text, source, preset, False
     text = _unescape(text)
     if "$" in text and "%" not in text.replace("%%", ""):
-        return _nginx("nginx-custom", text, cookie, option, trailing=False)
+        return "nginx-custom", text, _nginx_pieces(text, cookie, option), False
     if "%" not in text:
         raise FormatError(
             f"{option}: {fmt!r} is neither a preset ({', '.join(PRESETS)}) nor a format string "
             "with %-directives (Apache) or $variables (nginx)"
         )
-    pieces: list[tuple[str, _Directive | None]] = []
+    pieces: list[Piece] = []
     for literal, match in _split(text, _APACHE_TOKEN):
         if match is None:
             pieces.append((literal, None))
@@ -326,27 +365,27 @@ def compile_format(fmt: str, *, cookie: str | None = None, option: str = "--form
             pieces.append(("%", None))
             continue
         if match["x"] and letter == "^":
-            pieces.append(("", _Directive(None, r"\S+")))
+            pieces.append(("", Directive(None, r"\S+")))
             continue
         pieces.append(("", _apache_directive(letter, arg, where, cookie)))
         if match["x"]:
             pieces.append((match["x"], None))
-    return _assemble("apache-custom", fmt, _merge_literals(pieces), trailing_fields=False)
+    return "apache-custom", fmt, _merge_literals(pieces), False
 
 
-def _nginx(name: str, text: str, cookie: str | None, option: str, trailing: bool) -> FieldSpec:
-    pieces: list[tuple[str, _Directive | None]] = []
+def _nginx_pieces(text: str, cookie: str | None, option: str) -> list[Piece]:
+    pieces: list[Piece] = []
     for literal, match in _split(text, _NGINX_TOKEN):
         if match is None:
             pieces.append((literal, None))
             continue
         var = match["b"] or match["n"]
         pieces.append(("", _nginx_directive(var, f"{option} at column {match.start() + 1}", cookie)))
-    return _assemble(name, text, _merge_literals(pieces), trailing_fields=trailing)
+    return _merge_literals(pieces)
 
 
-def _merge_literals(pieces: list[tuple[str, _Directive | None]]) -> list[tuple[str, _Directive | None]]:
-    merged: list[tuple[str, _Directive | None]] = []
+def _merge_literals(pieces: list[Piece]) -> list[Piece]:
+    merged: list[Piece] = []
     for literal, directive in pieces:
         if directive is None and merged and merged[-1][1] is None:
             merged[-1] = (merged[-1][0] + literal, None)

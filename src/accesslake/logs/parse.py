@@ -20,7 +20,7 @@ rows. Parsing comes in two halves, :func:`extract_batch` (the regexes) and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 import polars as pl
@@ -51,7 +51,7 @@ _AUTHORITY_RE = r"^[A-Za-z][A-Za-z0-9+.\-]*://([^/?#]*)"
 # Columns of ParsedBatch.rows: the stored request columns but the user-agent ones.
 _ROW_COLUMNS = tuple(
     name for name in REQUEST_SCHEMA.names()
-    if name not in ("browser", "browser_version", "os", "os_version", "device", "is_bot")
+    if name not in ("browser", "browser_version", "os", "os_version", "device", "agent_group", "is_bot")
 )
 
 
@@ -125,7 +125,7 @@ def _time_expr(spec: FieldSpec, tz: str) -> pl.Expr:
         return raw.str.replace(r"Z$", "+00:00").str.strptime(UTC_US, "%Y-%m-%dT%H:%M:%S%:z", strict=False)
     if spec.time_kind == "epoch":
         scale = float(spec.time_format or 1.0)
-        micros = (raw.cast(pl.Float64, strict=False) * scale * 1e6).round().cast(pl.Int64)
+        micros = (raw.cast(pl.Float64, strict=False) * scale * 1e6).round().cast(pl.Int64, strict=False)
         return pl.from_epoch(micros, time_unit="us").dt.replace_time_zone("UTC")
     fmt = spec.time_format or ""
     if "%z" in fmt:
@@ -194,6 +194,29 @@ def _unquoted(groups: pl.DataFrame, spec: FieldSpec) -> pl.DataFrame:
     return groups.with_columns(_unquote(name, spec) for name in escaped) if escaped else groups
 
 
+# Times a stored row may have: what every reader (Python, DuckDB, Arrow dates) can represent.
+_FIRST_TIME = datetime(1, 1, 1, tzinfo=UTC)
+_LAST_TIME = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+def _numbers(spec: FieldSpec) -> dict[str, tuple[pl.Expr, pl.Expr]]:
+    """(typed value, stored faithfully? once the value is column ``name``) of the numeric fields the
+    format logs, by column name: bytes ('-' is 0; NULL only when out of range), response time."""
+    out: dict[str, tuple[pl.Expr, pl.Expr]] = {}
+    if "bytes" in spec.fields:
+        raw = pl.col("bytes")
+        value = pl.when(raw.is_in(["-", ""])).then(0).otherwise(raw.cast(pl.Int64, strict=False))
+        out["_bytes"] = (value, pl.col("_bytes").is_not_null())
+    if "response_time" in spec.fields:
+        value = pl.col("response_time").cast(pl.Float64, strict=False) * (spec.response_unit or 1.0)
+        out["_response_ms"] = (value, pl.col("_response_ms").is_finite())
+    return out
+
+
+def _number_exprs(spec: FieldSpec) -> list[pl.Expr]:
+    return [value.alias(name) for name, (value, _) in _numbers(spec).items()]
+
+
 @dataclass(frozen=True)
 class ExtractedBatch:
     """The first half of parsing a batch (the regular expressions), see :func:`extract_batch`.
@@ -224,14 +247,18 @@ def extract_batch(
     frame = groups.with_columns(
         _time_expr(spec, tz).alias("_ts") if spec.has_time else pl.lit(None, dtype=UTC_US).alias("_ts"),
         status.cast(pl.Int16, strict=False).alias("_status"),
+        *_number_exprs(spec),
     )
-    # A line is rejected when blank, unmatched, without a readable time or status.
+    # A line is rejected when blank, unmatched, without a readable time or status, or with a value
+    # that cannot be stored as it was logged (a time outside years 1-9999, a byte count above 2^63-1).
     bad = (
         pl.col("line").str.contains(r"^\s*$")
         | ~pl.col("_ok")
-        | pl.col("_ts").is_null()
+        | ~pl.col("_ts").is_between(_FIRST_TIME, _LAST_TIME).fill_null(False)  # unreadable or out of range
         | (pl.col("_status").is_null() & pl.lit("status" in present))
     )
+    for _, ok in _numbers(spec).values():
+        bad = bad | ~ok.fill_null(True)
     frame = frame.with_columns(bad.alias("_bad"))
     # The raw lines go on with the rejected ones only: the batch's text can be freed now.
     rejected = frame.filter(pl.col("_bad")) if frame["_bad"].any() else frame.clear()
@@ -288,12 +315,12 @@ def type_batch(
         "query": pl.col("_query"),
         "protocol": pl.col("_protocol"),
         "status": pl.col("_status"),
-        "bytes": pl.when(col("bytes").is_in(["-", ""])).then(0).otherwise(col("bytes").cast(pl.Int64, strict=False)),
+        "bytes": pl.col("_bytes") if "bytes" in present else pl.lit(None, dtype=pl.Int64),
         "referrer": pl.col("_referrer"),
         "referrer_host": pl.col("_referrer_host"),
         "user_agent": _dash_null(col("user_agent")),
         "is_page": pl.col("_method").is_not_null() & ~pl.col("_path").fill_null("").str.contains(_STATIC_RE),
-        "response_time_ms": col("response_time").cast(pl.Float64, strict=False) * (spec.response_unit or 1.0),
+        "response_time_ms": pl.col("_response_ms") if "response_time" in present else pl.lit(None, dtype=pl.Float64),
         "received_at": received,
         "anonymized_at": pl.lit(None, dtype=UTC_US),
         "source_file": pl.lit(source_file),
@@ -310,14 +337,21 @@ def type_batch(
         .then(pl.lit(f"does not match format {spec.name}"))
         .when(pl.col("_ts").is_null())
         .then(pl.lit("unreadable or non-existent time ") + pl.col("time").fill_null(""))
+        .when(~pl.col("_ts").is_between(_FIRST_TIME, _LAST_TIME))
+        .then(pl.lit("time ") + pl.col("time") + pl.lit(" out of range (years 1 to 9999 in UTC)"))
         .when(pl.col("_status").is_null() & pl.lit("status" in present))
         .then(pl.lit("unreadable status"))
-        .otherwise(None)
+        .when(pl.col("_bytes").is_null() if "bytes" in present else pl.lit(False))
+        .then(pl.lit("byte count ") + col("bytes") + pl.lit(" out of range (0 to 2^63-1)"))
+        .when(~pl.col("_response_ms").is_finite() if "response_time" in present else pl.lit(False))
+        .then(pl.lit("response time ") + col("response_time") + pl.lit(" out of range"))
+        .otherwise(pl.lit("unreadable value"))
     )
     rejects = extracted.rejected.select(
         values["row_id"].alias("row_id"),
         "line",
         reason.alias("reason"),
+        pl.lit(spec.text).alias("format"),
         values["source_file"].alias("source_file"),
         "source_line",
         received.alias("received_at"),
