@@ -171,3 +171,44 @@ def test_a_failing_marts_step_does_not_stop_anonymisation(tmp_path: Path, lake: 
     assert code in (0, 3), f"exit {code}: expected 0 (or 3 naming the failed step)\n{out[-1500:]}\n{err[-1500:]}"
     assert column(lake, "client_ip") == [None] * len(ips)
     assert find_ips_in_lake(lake, ips) == []
+
+
+# ---------------------------------------------------------------- strays, and a step that cannot even list
+
+
+def test_a_broken_file_fails_the_marts_of_its_day_only_and_is_deleted_in_time(tmp_path: Path, lake: Path) -> None:
+    ips = make_ips("198.51.100", 12)
+    log = write_lines(tmp_path / "access.log", traffic(ips, NOW - timedelta(days=4), step=timedelta(hours=8)))
+    assert run_cli(at(lake, NOW, "ingest", log))[0] == 0
+    days = sorted({p.parent for p in parquet_files(lake / "requests")})
+    (days[1] / "part-0broken.parquet").write_bytes(b"PAR1")
+    code, out, err = run_cli(at(lake, NOW, "nightly"))  # nothing due: the file goes to quarantine all the same
+    assert code == 3, out + err
+    failed = [line for line in out.splitlines() if line.startswith("FAILED")]
+    assert [line for line in failed if line.startswith(f"FAILED marts default {days[1].name[5:]}")]
+    assert not [line for line in failed if line.startswith("FAILED marts") and days[1].name[5:] not in line]
+    assert [line for line in failed if line.startswith("FAILED anonymize") and "part-0broken.parquet" in line]
+    assert not (days[1] / "part-0broken.parquet").exists()
+    assert [p.name for p in (lake / "quarantine").rglob("part-0broken.parquet")] == ["part-0broken.parquet"]
+    code, out, err = run_cli(at(lake, LATER, "nightly"))
+    assert code == 0, out + err  # marts of that day built, the quarantined file deleted, the audit passes
+    assert list((lake / "quarantine").rglob("*.parquet")) == []
+    assert find_ips_in_lake(lake, ips) == []
+
+
+def test_retention_of_the_other_stores_runs_when_the_due_partitions_cannot_be_listed(
+    tmp_path: Path, lake: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accesslake import retention
+
+    def unlistable(*_: object) -> list[object]:
+        raise OSError("requests/: listing failed")
+
+    lines = [*traffic(make_ips("198.51.100", 3), NOW - timedelta(days=1)), "192.0.2.55 junk that will not parse"]
+    assert run_cli(at(lake, NOW, "ingest", write_lines(tmp_path / "a.log", lines)))[0] == 0
+    monkeypatch.setattr(retention, "partitions_due", unlistable)
+    code, out, err = run_cli(at(lake, LATER, "nightly"))
+    assert code in (1, 3), out + err
+    assert "FAILED anonymize listing the due partitions: requests/: listing failed" in out
+    assert "1 rejected lines were scrubbed" in out  # the rest of retention ran
+    assert column(lake, "scrubbed_at", "rejects") != [None]

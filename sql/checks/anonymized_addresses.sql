@@ -4,7 +4,7 @@
 -- Parameters: $files (Parquet paths of requests/ and held/).
 with anonymised as (
     select client_ip
-    from read_parquet($files)
+    from read_parquet($files, union_by_name = true)
     where anonymized_at is not null and client_ip is not null
 ),
 

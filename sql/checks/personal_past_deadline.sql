@@ -15,7 +15,7 @@ with requests as (
         forwarded_for,
         anonymized_at,
         regexp_extract(filename, 'incident=([^/]+)', 1) as incident_id
-    from read_parquet($files, filename = true)
+    from read_parquet($files, union_by_name = true, filename = true)
 ),
 
 violations as (

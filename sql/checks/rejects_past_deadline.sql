@@ -3,7 +3,7 @@
 -- Grain: one row per rejects file with at least one such line.
 -- Parameters: $files, $now, $max_age_us.
 with rejects as (
-    select filename, received_at, scrubbed_at from read_parquet($files, filename = true)
+    select filename, received_at, scrubbed_at from read_parquet($files, union_by_name = true, filename = true)
 ),
 
 violations as (

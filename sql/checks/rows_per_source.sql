@@ -5,7 +5,7 @@ with stored as (
     select
         split_part(row_id, ':', 1) as file_key,
         regexp_extract(filename, 'site=([^/]+)', 1) as site
-    from read_parquet($files, filename = true)
+    from read_parquet($files, union_by_name = true, filename = true)
 ),
 
 final as (

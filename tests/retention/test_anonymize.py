@@ -347,6 +347,25 @@ def test_rejected_lines_are_scrubbed_once_past_the_limit(settings: Settings, tmp
     assert run_audit(settings, received + timedelta(days=30), record=False).ok
 
 
+def test_an_address_logged_as_the_virtual_host_is_scrubbed(settings: Settings, tmp_path: Path) -> None:
+    """A4: nginx's $host (or a format mix-up) may put an address in vhost; anonymisation scrubs it, both in
+    the backlog rewrite and for a line anonymised on write, and the audit, which checks it, passes."""
+    lines = [f'{host}:80 198.51.100.{n} - - [20/Nov/2026:0{n}:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8.0"'
+             for n, host in enumerate(["203.0.113.80", "www.example.org"], start=1)]
+    log = tmp_path / "vhosts.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with lakefs.writer_lock(settings.lake):
+        ingest.ingest_file(log, settings, T0 + timedelta(days=1), fmt="vcombined")
+    anonymizer.run_retention(settings, T0 + timedelta(days=6))
+    assert sorted(main_rows(settings.lake)["vhost"]) == ["[ip]", "www.example.org"]
+    late = tmp_path / "late.log"
+    late.write_text(lines[0].replace("20/Nov", "10/Nov") + "\n", encoding="utf-8")
+    with lakefs.writer_lock(settings.lake):
+        ingest.ingest_file(late, settings, T0 + timedelta(days=6), fmt="vcombined")  # anonymised on write
+    assert sorted(main_rows(settings.lake)["vhost"]) == ["[ip]", "[ip]", "www.example.org"]
+    assert run_audit(settings, T0 + timedelta(days=30), record=False).ok
+
+
 def test_a_late_rejected_line_is_scrubbed_before_it_is_written(settings: Settings, tmp_path: Path) -> None:
     line = '192.0.2.44 - - [20/Nov/2026:10:00:00 +0000] "GET /broken'
     ingest_hits(settings, tmp_path / "a.log", day_of_hits(T0, n=4), T0 + timedelta(days=9), junk=[line])

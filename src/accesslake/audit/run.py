@@ -1,25 +1,30 @@
 """The audit: every store checked against invariant P1 and accounting P4 at an explicit ``now``.
 
-:func:`run_audit` looks at the main dataset, held/, rejects/, landing/, the
-marts, the candidates, staging and journals, the ingest ledger and the audit
-log's hash chain, and returns every violation with the file it is in. It
-appends its own result to the audit log (rule D2); the CLI exits non-zero and
-the nightly flow fails when anything is found.
+:func:`run_audit` classifies every file under the lake (an unknown one is a
+violation), then looks at the main dataset, held/, rejects/, the marts,
+landing/, the candidates, the quarantine, staging and journals, the ingest
+ledger and the audit log's hash chain, and returns every violation with the
+file it is in. Odd content never stops it: a file that cannot be read is a
+named violation, and a check that cannot run at all is one too. It appends
+its own result to the audit log (rule D2); the CLI exits non-zero and the
+nightly flow fails when anything is found.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
+from accesslake import holds
 from accesslake.audit.datasets import check_datasets
+from accesslake.audit.files import classify
 from accesslake.audit.report import AuditReport
 from accesslake.audit.stores import (
     check_candidates,
     check_ended_holds,
     check_landing,
-    check_leftovers,
-    check_marts,
     check_private_modes,
+    check_quarantine,
 )
 from accesslake.config import Settings
 from accesslake.storage import auditlog
@@ -35,16 +40,26 @@ def run_audit(settings: Settings, now: datetime, *, record: bool = True, anchor:
     lake = settings.lake
     policy = settings.policy
     report = AuditReport(now=now.isoformat())
-    report.violations += check_datasets(settings, now, report.checked)
-    report.violations += check_private_modes(lake)
-    report.violations += check_ended_holds(lake, now, policy.max_age)
-    report.violations += check_landing(settings, now)
-    report.violations += check_marts(lake)
-    report.violations += check_candidates(settings, now)
-    report.violations += check_leftovers(lake)
-    report.violations += auditlog.verify_chain(lake)
+    files, misplaced = classify(lake)
+    active = [h.id for h in holds.active_holds(lake, now)]
+    checks: list[tuple[str, Callable[[], list[str]]]] = [
+        ("datasets", lambda: check_datasets(settings, now, files, report.checked)),
+        ("permissions", lambda: check_private_modes(lake)),
+        ("hold records", lambda: check_ended_holds(lake, now, policy.max_age)),
+        ("landing", lambda: check_landing(settings, now, files.of("landing"))),
+        ("candidates", lambda: check_candidates(settings, now, files.of("candidates"))),
+        ("quarantine", lambda: check_quarantine(settings, now, active)),
+        ("files", lambda: misplaced),
+        ("audit log", lambda: auditlog.verify_chain(lake)),
+    ]
     if anchor is not None:
-        report.violations += auditlog.verify_anchor(lake, anchor)
+        checks.append(("anchor", lambda: auditlog.verify_anchor(lake, anchor)))
+    for name, check in checks:
+        try:
+            report.violations += check()
+        except Exception as exc:  # noqa: BLE001 - odd content must not stop the audit: it is named instead
+            report.violations.append(f"audit: the {name} check could not run ({type(exc).__name__}: "
+                                     f"{(str(exc) or '-').splitlines()[0]}); fix what it names, then audit again")
     if record:
         written = auditlog.append_event(lake, "audit", now, ok=report.ok, violations=len(report.violations),
                                         checked=report.checked, max_age_hours=policy.max_age_hours,

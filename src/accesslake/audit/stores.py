@@ -1,21 +1,19 @@
-"""Audit of the other stores: hold records, permissions, landing, marts, candidates, leftovers."""
+"""Audit of the other stores: hold records, permissions, landing, candidates, the quarantine."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
 from accesslake import holds, ingest, storage
 from accesslake.config import Settings
-from accesslake.policy import PERSONAL_COLUMNS
 from accesslake.storage import STORES, LakePath, Layout
+from accesslake.storage.quarantine import list_quarantined
 
-__all__ = ["check_candidates", "check_ended_holds", "check_landing", "check_leftovers", "check_marts",
-           "check_private_modes"]
+__all__ = ["check_candidates", "check_ended_holds", "check_landing", "check_private_modes", "check_quarantine"]
 
-DATABASE_SUFFIXES = (".duckdb", ".db", ".sqlite", ".sqlite3", ".wal")
-FORBIDDEN_MART_COLUMNS = frozenset(PERSONAL_COLUMNS) | {"user_agent", "query"}
+READ_ERRORS = (OSError, ValueError, pl.exceptions.PolarsError)
 
 
 def check_ended_holds(lake: LakePath, now: datetime, max_age: timedelta) -> list[str]:
@@ -45,59 +43,45 @@ def check_private_modes(lake: LakePath) -> list[str]:
     return problems
 
 
-def check_landing(settings: Settings, now: datetime) -> list[str]:
-    """P1 on raw files: nothing in landing/ older than the hard limit."""
+def check_landing(settings: Settings, now: datetime, landed: list[LakePath]) -> list[str]:
+    """P1 on raw files: nothing in landing/ (dot-files too: never ingested) older than the hard limit."""
     problems = []
     records = ingest.ledger_records(settings.lake)
-    for path in ingest.landing_files(Layout(settings.lake).landing):
+    for path in landed:
         oldest, _ = ingest.landing_state(path, records)  # by content: a renamed copy is as old as its lines
         if oldest is None:
-            oldest = datetime.fromtimestamp(path.stat().st_mtime, tz=now.tzinfo)
+            oldest = datetime.fromtimestamp(storage.mtime_ns(path) / 1e9, tz=UTC)
         if oldest + settings.policy.max_age < now:
             problems.append(f"P1 landing: {path} holds lines older than the {settings.policy.max_age_hours:g} h limit")
     return problems
 
 
-def check_marts(lake: LakePath) -> list[str]:
-    problems = []
-    for path in storage.list_files(Layout(lake).marts):
-        names = set(storage.parquet_metadata(path).schema.names)
-        bad = sorted(names & FORBIDDEN_MART_COLUMNS)
-        if bad:
-            problems.append(f"P1 marts: {path} has personal columns {', '.join(bad)}")
-    return problems
-
-
-def check_leftovers(lake: LakePath) -> list[str]:
-    """Temporary files, unfinished journals and database files must not outlive a run."""
-    problems = []
-    everything = storage.list_files(lake, "", hidden=True)
-    for path in everything:
-        relative = storage.relative(path, lake)
-        if relative.startswith(storage.relative(Layout(lake).tmp, lake) + "/"):
-            problems.append(f"P1 temporary: {path} was left in staging by an interrupted run")
-        elif path.name.startswith(".") and path.name.endswith(".tmp"):
-            problems.append(f"P1 temporary: {path} was left by an interrupted write")
-        elif relative.startswith(("ledger/journal/", "ledger/pending/")):
-            problems.append(f"P4 journal: {path} records an unfinished operation; run `accesslake anonymize`")
-        elif path.suffix in DATABASE_SUFFIXES:
-            problems.append(f"P1 database: {path}: database files are not allowed in the lake")
-    for staged in storage.leftover_staging(lake):  # an S3 lake stages on this machine
-        problems.append(f"P1 temporary: {staged} was left in the local staging of {lake} by an interrupted run")
-    return problems
-
-
-def check_candidates(settings: Settings, now: datetime) -> list[str]:
-    """P1: candidates keeping an IP past the hard limit."""
-    lake = settings.lake
+def check_candidates(settings: Settings, now: datetime, files: list[LakePath]) -> list[str]:
+    """P1: candidates keeping an IP past the hard limit (a file that cannot be read is named)."""
     problems: list[str] = []
     limit = now - settings.policy.max_age
-    for path in storage.list_files(Layout(lake).candidates):
-        frame = storage.read_parquet(path, columns=["client_ip", "oldest_at"])
+    for path in files:
+        try:
+            frame = storage.read_parquet(path, columns=["client_ip", "oldest_at"])
+        except READ_ERRORS as exc:
+            problems.append(f"P1 unreadable: {path}: not a readable candidates file ({str(exc).splitlines()[0]}); "
+                            "the next retention run moves it to quarantine/")
+            continue
         late = frame.filter(pl.col("client_ip").is_not_null() & (pl.col("oldest_at") < limit))
         if late.height:
             problems.append(
                 f"P1 abuse candidates: {path}: {late.height} candidates keep an IP past the "
                 f"{settings.policy.max_age_hours:g} h limit (oldest {late['oldest_at'].min()!s})"
             )
+    return problems
+
+
+def check_quarantine(settings: Settings, now: datetime, active: list[str]) -> list[str]:
+    """P1: a quarantined file past the hard limit (counted from its ``received_at``) outside an active hold."""
+    problems = []
+    for entry in list_quarantined(settings.lake):
+        if entry.hold not in active and entry.received + settings.policy.max_age < now:
+            source = f" from {entry.source}" if entry.source else ""
+            problems.append(f"P1 quarantine: {entry.folder}/{entry.name}{source} ({entry.reason}) is past the "
+                            f"{settings.policy.max_age_hours:g} h limit; run `accesslake anonymize`")
     return problems

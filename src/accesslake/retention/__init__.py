@@ -8,6 +8,8 @@ One function per store, called in order by :func:`run_retention`
 - :mod:`.rejects`: rejected lines scrubbed;
 - :mod:`.candidates`: abuse candidates deleted;
 - :mod:`.landing`: raw files deleted;
+- :mod:`.quarantine`: files that cannot be read, and strays in the datasets, quarantined; quarantine
+  entries deleted once past the limit;
 - :mod:`.journal`: the journals of two-file moves and their recovery.
 """
 

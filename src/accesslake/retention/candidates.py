@@ -14,6 +14,7 @@ import polars as pl
 
 from accesslake import storage
 from accesslake.config import Settings
+from accesslake.retention.quarantine import read_or_note
 from accesslake.retention.result import AnonymizeResult
 from accesslake.storage import Layout
 
@@ -24,7 +25,9 @@ def expire_candidates(settings: Settings, now: datetime, result: AnonymizeResult
     """Delete candidates whose ``oldest_at`` is past ``anonymize_after``."""
     due_before = now - settings.policy.anonymize_after
     for path in storage.list_files(Layout(settings.lake).candidates):
-        frame = storage.read_parquet(path)
+        frame = read_or_note(settings.lake, path, ("oldest_at",), result)
+        if frame is None:
+            continue  # noted: quarantined at the end of the run
         keep = frame.filter(pl.col("oldest_at") > due_before)
         gone = frame.height - keep.height
         if not gone:

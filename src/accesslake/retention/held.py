@@ -18,6 +18,8 @@ from accesslake.config import Settings
 from accesslake.faults import fault
 from accesslake.policy import anonymize_exprs
 from accesslake.retention.journal import free_target, write_journal
+from accesslake.retention.quarantine import read_or_note
+from accesslake.retention.requests import REQUIRED
 from accesslake.retention.result import AnonymizeResult
 from accesslake.schema import REQUEST_SCHEMA
 from accesslake.storage import LakePath, Layout, Partition
@@ -37,7 +39,9 @@ def return_released(
         if part.incident in active_ids:
             continue
         for path in part.files():
-            frame = storage.read_parquet(path)
+            frame = read_or_note(lake, path, REQUIRED, result, REQUEST_SCHEMA)
+            if frame is None:
+                continue  # noted: quarantined at the end of the run (kept while its hold is active)
             marked = frame.with_columns(hold_id.alias("_hold"))
             rehold = marked.filter(pl.col("_hold").is_not_null())
             back = marked.filter(pl.col("_hold").is_null()).drop("_hold")

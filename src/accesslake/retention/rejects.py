@@ -6,10 +6,10 @@ from datetime import datetime
 
 import polars as pl
 
-from accesslake import storage
+from accesslake import ingest, storage
 from accesslake.config import Settings
 from accesslake.faults import fault
-from accesslake.policy import scrub_reject_exprs
+from accesslake.retention.quarantine import read_or_note
 from accesslake.retention.result import AnonymizeResult
 from accesslake.schema import REJECT_SCHEMA
 from accesslake.storage import Layout
@@ -22,7 +22,10 @@ def scrub_rejects(settings: Settings, now: datetime, result: AnonymizeResult, *,
     policy = settings.policy
     due = (pl.col("received_at") + pl.duration(hours=policy.anonymize_after_hours)) <= pl.lit(now)
     for path in storage.list_files(Layout(settings.lake).rejects):
-        frame = storage.read_parquet(path)
+        frame = read_or_note(settings.lake, path, ("row_id", "line", "received_at", "scrubbed_at"), result,
+                             REJECT_SCHEMA)
+        if frame is None:
+            continue  # noted: quarantined at the end of the run
         late = due & pl.col("scrubbed_at").is_null()
         n = int(frame.select(late.sum()).item())
         if not n:
@@ -30,6 +33,7 @@ def scrub_rejects(settings: Settings, now: datetime, result: AnonymizeResult, *,
         result.rejects_scrubbed += n
         if dry_run:
             continue
-        scrubbed = frame.with_columns(scrub_reject_exprs(late, now)).select(list(REJECT_SCHEMA.names()))
+        # Format-aware (issue 11): each line loses the personal fields of the format it was read with.
+        scrubbed = frame.with_columns(ingest.reject_scrub_exprs(frame, late, now)).select(list(REJECT_SCHEMA.names()))
         storage.write_parquet_atomic(scrubbed, path)
         fault("after-reject-write")

@@ -18,18 +18,29 @@ from accesslake.config import Settings
 from accesslake.faults import fault
 from accesslake.policy import anonymize_exprs, due_mask
 from accesslake.retention.journal import free_target, write_journal
+from accesslake.retention.quarantine import READ_ERRORS, read_or_note
 from accesslake.retention.result import AnonymizeResult
 from accesslake.schema import REQUEST_SCHEMA
 from accesslake.storage import LakePath, Layout, Partition
 
 __all__ = ["anonymize_partition", "anonymize_partition_of", "needs_rewrite", "partitions_due"]
 
+#: Without these (every version of the pipeline wrote them) a file is not one of the dataset: it is
+#: quarantined. A column added later that an older file lacks is read as NULL.
+REQUIRED = ("row_id", "ts", "received_at", "anonymized_at", "client_ip", "session_id", "remote_user",
+            "forwarded_for", "query", "user_agent", "referrer")
+
 
 def needs_rewrite(path: LakePath, cutoff: datetime) -> bool:
-    """From Parquet statistics: any row not anonymised whose time is before ``cutoff``?"""
-    meta = storage.parquet_metadata(path)
-    names = [meta.schema.column(i).name for i in range(meta.num_columns)]
-    idx = {n: names.index(n) for n in ("anonymized_at", "ts", "received_at")}
+    """From Parquet statistics: any row not anonymised whose time is before ``cutoff``? True also when
+    the footer cannot tell (unreadable, or without those columns): the rewrite then reads the file,
+    and quarantines it if it cannot."""
+    try:
+        meta = storage.parquet_metadata(path)
+        names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+        idx = {n: names.index(n) for n in ("anonymized_at", "ts", "received_at")}
+    except READ_ERRORS:
+        return True
     for g in range(meta.num_row_groups):
         group = meta.row_group(g)
         anon = group.column(idx["anonymized_at"]).statistics
@@ -76,7 +87,9 @@ def anonymize_partition(
     for path in part.files():
         if not needs_rewrite(path, cutoff):
             continue
-        frame = storage.read_parquet(path)
+        frame = read_or_note(lake, path, REQUIRED, result, REQUEST_SCHEMA)
+        if frame is None:
+            continue  # noted: run_retention quarantines it, the other files go on
         marked = frame.with_columns(pl.when(due).then(hold_id).otherwise(None).alias("_hold"))
         to_hold = marked.filter(pl.col("_hold").is_not_null())
         keep = marked.filter(pl.col("_hold").is_null()).drop("_hold")

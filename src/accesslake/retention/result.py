@@ -24,6 +24,19 @@ class AnonymizeResult:
     holds_active: list[str] = field(default_factory=list)
     holds_returned: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # files quarantined or skipped, named
+    quarantined: list[str] = field(default_factory=list)  # quarantine/<folder>/<name> of each file moved there
+    quarantine_deleted: list[str] = field(default_factory=list)  # quarantine entries deleted (past the limit)
+    # Files a step could not read (relative path, why): quarantined at the end of the run, one at a time.
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+
+    def absorb(self, part: AnonymizeResult) -> None:
+        """Add the counts of one partition's (or the sweep's) result to this run's."""
+        self.files_rewritten += part.files_rewritten
+        self.rows_anonymized += part.rows_anonymized
+        self.rows_held += part.rows_held
+        self.problems += part.problems
+        self.quarantined += part.quarantined
+        self.unreadable += part.unreadable
 
     def lines(self) -> list[str]:
         verb = "would be" if self.dry_run else "were"
@@ -37,5 +50,7 @@ class AnonymizeResult:
             f"{self.candidates_deleted} abuse candidates {verb} deleted (past anonymize_after)",
             f"{len(self.holds_redacted)} ended holds {verb} redacted "
             f"(scope cut to networks, session ids dropped): {', '.join(self.holds_redacted) or 'none'}",
+            f"{len(self.quarantined)} unreadable or stray files {verb} moved to quarantine/",
+            f"{len(self.quarantine_deleted)} quarantined files {verb} deleted (past anonymize_after)",
         ]
 
