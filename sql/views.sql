@@ -4,10 +4,15 @@
 -- Grain: requests, one row per stored request (requests/ only); each mart view, the
 -- grain of its mart (docs/marts.md).
 --
--- Use from Python: accesslake.analytics.views.connect(lake). In the DuckDB shell (1.5 or later):
---   duckdb -cmd "SET VARIABLE lake = 'data/lake'" -cmd ".read sql/empty_tables.sql" -cmd ".read sql/views.sql"
--- The lake root comes from the variable `lake` (default data/lake); it is read with
--- getvariable('lake') and never pasted into SQL text.
+-- Where the rows come from (variable `lake_source`):
+--   'files'       read_parquet under the variable `lake` (default; the DuckDB shell, for operators):
+--                   duckdb -cmd "SET VARIABLE lake = 'data/lake'" -cmd ".read sql/empty_tables.sql" \
+--                          -cmd ".read sql/views.sql"
+--   'registered'  the datasets the caller registered on the connection as lake_source_requests and
+--                 lake_source_<mart> (accesslake.analytics.views.connect: PyArrow datasets of the
+--                 allowed columns only, then external access switched off, so the analyst
+--                 connection cannot open any file by path); the caller also sets `lake_datasets`.
+-- Values come from variables read with getvariable, never pasted into SQL.
 --
 -- A dataset without any file yet (an empty lake, a mart never built) gives an empty view
 -- with the right columns, from the typed empty tables of schema lake_empty
@@ -16,22 +21,33 @@
 
 set variable lake = coalesce(getvariable('lake'), 'data/lake');
 
-set variable lake_datasets = (
+set variable lake_source = coalesce(getvariable('lake_source'), 'files');
+
+-- the datasets with files ('requests', 'marts/<name>'): globbed under `lake` when reading files
+set variable lake_datasets = coalesce(getvariable('lake_datasets'), (
     select coalesce(list(distinct regexp_extract(file, '/(requests|marts/[^/]+)/site=[^/]+/date=[^/]+/[^/]+$', 1)), [])
-    from (
-        select file from glob(getvariable('lake') || '/requests/site=*/date=*/*.parquet')
-        union all
-        select file from glob(getvariable('lake') || '/marts/*/site=*/date=*/*.parquet')
-    )
-);
+    from query(if(
+        getvariable('lake_source') = 'files',
+        'select file from glob(getvariable(''lake'') || ''/requests/site=*/date=*/*.parquet'')
+         union all
+         select file from glob(getvariable(''lake'') || ''/marts/*/site=*/date=*/*.parquet'')',
+        'select null::varchar as file where false'
+    ))
+));
 
 -- the SQL text that reads one dataset ('requests' or 'marts/<name>'), or its empty table
 create or replace macro lake_scan(dataset) as
     if(
-        list_contains(getvariable('lake_datasets'), dataset),
-        'from read_parquet(getvariable(''lake'') || ''/' || dataset || '/site=*/date=*/*.parquet'', '
-            || 'hive_partitioning = true, hive_types = {''site'': varchar, ''date'': date}, union_by_name = true)',
-        'from lake_empty.' || replace(dataset, 'marts/', '')
+        not list_contains(getvariable('lake_datasets'), dataset),
+        'from lake_empty.' || replace(dataset, 'marts/', ''),
+        if(
+            getvariable('lake_source') = 'registered',
+            'from lake_source_' || replace(dataset, 'marts/', ''),
+            -- the empty table first: files written before a column existed read it as NULL
+            'from (from lake_empty.' || replace(dataset, 'marts/', '') || ' union all by name '
+                || 'from read_parquet(getvariable(''lake'') || ''/' || dataset || '/site=*/date=*/*.parquet'', '
+                || 'hive_partitioning = true, hive_types = {''site'': varchar, ''date'': date}, union_by_name = true))'
+        )
     );
 
 -- requests without anything that identifies or fingerprints a person: no client_ip,
@@ -56,6 +72,7 @@ select
     os_version,
     device,
     is_bot,
+    agent_group,
     is_page,
     response_time_ms,
     received_at,
@@ -112,3 +129,6 @@ select site, date, * exclude (site, date) from query(lake_scan('marts/content_ty
 
 create or replace view methods as
 select site, date, * exclude (site, date) from query(lake_scan('marts/methods'));
+
+create or replace view virtual_hosts as
+select site, date, * exclude (site, date) from query(lake_scan('marts/virtual_hosts'));

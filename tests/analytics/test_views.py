@@ -95,8 +95,9 @@ def test_views_sql_runs_in_a_plain_duckdb_connection(built: Path) -> None:
     """What the DuckDB shell does: SET VARIABLE lake, then run sql/views.sql."""
     con = duckdb.connect()
     con.execute(f"SET VARIABLE lake = '{built}'").fetchall()  # the shell has no bound parameters
-    for statement in con.extract_statements(read_sql("views")):
-        con.execute(statement).fetchall()
+    for script in ("empty_tables", "views"):
+        for statement in con.extract_statements(read_sql(script)):
+            con.execute(statement).fetchall()
     assert con.sql("select sum(count_requests) from daily_traffic").fetchall() == [(6,)]
     assert con.sql("select count(*) from requests").fetchall() == [(4,)]
 
@@ -111,7 +112,8 @@ def test_run_sql(built: Path) -> None:
 def test_headline_stats(built: Path) -> None:
     stats = headline_stats(built, site=SITE, start=DAY, end=DAY)
     assert {k: v for k, v in stats.items() if k != "per_day"} == {
-        "site": SITE, "start": DAY, "end": DAY, "days": 1, "requests": 6, "page_views": 5, "visits": 3,
+        "site": SITE, "start": DAY, "end": DAY, "first_day": DAY, "last_day": DAY, "days": 1,
+        "requests": 6, "page_views": 3, "visits": 2,  # page views: 2xx/304 of people (rows 1, 3, 4)
         "unique_visitors": 3, "bytes": 3600, "status": {"2xx": 3, "3xx": 1, "4xx": 1, "5xx": 1},
         "error_rate": pytest.approx(2 / 6), "bot_share": pytest.approx(2 / 6), "is_approximate": False,
     }
@@ -131,3 +133,33 @@ def test_the_empty_tables_are_generated_from_the_code_that_writes_the_datasets()
     from accesslake.sqlfiles import read_sql
 
     assert read_sql("empty_tables") == empty_tables_sql()
+
+
+def test_the_connection_itself_is_locked(built: Path) -> None:
+    """Notebooks and the report get the same boundary as `accesslake sql`: no file opens by path."""
+    con = views.connect(built)
+    held = next((built / "held").rglob("*.parquet"))
+    for statement in (f"select * from read_parquet('{held}')", f"select * from glob('{built}/**')",
+                      "select * from read_text('/etc/hostname')", "set enable_external_access = true"):
+        with pytest.raises(duckdb.Error):
+            con.sql(statement).fetchall()
+    assert con.sql("select count(*) from requests").fetchall() == [(4,)]  # the views still work
+
+
+def test_filters_and_projections_reach_the_registered_dataset(built: Path) -> None:
+    """The lake is never read whole: DuckDB pushes the query's filters and columns into the PyArrow scan."""
+    con = views.connect(built)
+    plan = con.sql(f"explain select path from requests where date = DATE '{DAY}' and status = 404").fetchall()[0][1]
+    scan = plan[plan.index("Arrow Scan"):]
+    assert "date" in scan.split("Filters:")[1] and "status" in scan.split("Filters:")[1]
+    assert "Projections:" in scan and "client_ip" not in scan
+
+
+def test_run_sql_runs_one_read_statement(built: Path) -> None:
+    assert views.run_sql(built, "describe requests").height > 10
+    assert views.run_sql(built, "select * from requests", limit=2).height == 2
+    for text, message in (("copy (select 1) to 'x.csv'", "COPY statements are not allowed"),
+                          ("attach 'x.duckdb'", "ATTACH statements are not allowed"),
+                          ("select 1; select 2", "exactly one query")):
+        with pytest.raises(QueryError, match=message):
+            views.run_sql(built, text)

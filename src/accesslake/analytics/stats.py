@@ -40,11 +40,14 @@ def headline_stats(
     """Headline figures from ``daily_traffic`` for ``site`` (all when None), days start..end inclusive.
 
     Unique visitors over several days are the sum of the daily figures, as GoAccess
-    reports them. ``per_day`` has one entry per site and day.
+    reports them. ``per_day`` has one entry per site and day. ``site``, ``start`` and
+    ``end`` are the selection (None: all sites, unbounded); ``first_day`` and ``last_day``
+    the days the figures actually cover (None when there are none).
     """
     frame = read_mart(lake, "daily_traffic")
     if "count_requests" not in frame.columns:  # nothing built yet
-        return {"site": site, "start": start, "end": end, "days": 0, **_empty_totals(), "per_day": []}
+        return {"site": site, "start": start, "end": end, "first_day": None, "last_day": None, "days": 0,
+                **_empty_totals(), "per_day": []}
     if site is not None:
         frame = frame.filter(pl.col("site") == site)
     if start is not None:
@@ -60,6 +63,8 @@ def headline_stats(
         "site": site,
         "start": start,
         "end": end,
+        "first_day": frame["date"].min() if frame.height else None,
+        "last_day": frame["date"].max() if frame.height else None,
         "days": frame.select(pl.col("date").n_unique()).item() if frame.height else 0,
         **_totals(frame),
         "per_day": per_day,

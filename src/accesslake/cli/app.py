@@ -26,17 +26,52 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from accesslake import __version__
 from accesslake.cli.output import Output
 from accesslake.config import Settings, load_settings, resolve_now
 from accesslake.errors import AccesslakeError, AuditError
 
-__all__ = ["EXIT_AUDIT", "EXIT_INTERNAL", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "Context", "PartialFailure",
-           "build_parser", "main"]
+__all__ = ["EXIT_AUDIT", "EXIT_INTERNAL", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "Context", "Parser",
+           "PartialFailure", "UsageError", "build_parser", "example_epilog", "main", "register"]
 
 EXIT_OK, EXIT_AUDIT, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERNAL = 0, 1, 2, 3, 4
+
+#: One example per command, at the end of its ``--help`` (a test checks each against the parser).
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "ingest": ("accesslake ingest access.log old.log.gz --site www",
+               "then `accesslake report --out report.html` (or `accesslake stats`) shows the figures"),
+    "anonymize": ("accesslake anonymize --dry-run",),
+    "audit": ("accesslake audit --anchor 42:<sha256>   # the log head an earlier audit printed",),
+    "nightly": ("accesslake nightly --site www   # ingest landing/, statistics, anonymise, audit",),
+    "marts": ("accesslake marts --day 2026-11-28 --site www",),
+    "stats": ("accesslake stats --site www --from 2026-11-01 --to 2026-11-30",),
+    "sql": ("accesslake sql \"select date, sum(count_requests) as requests from daily_traffic group by date\"",
+            "accesslake sql --format csv \"select * from pages\" > pages.csv"),
+    "report": ("accesslake report access.log --out report.html   # ingest first, then the report",
+               "accesslake report --out report.html --site www --from 2026-11-01"),
+    "detect": ("accesslake detect --list",),
+    "incident": ("accesslake incident open --case CASE-17 --purpose \"credential stuffing\" --legal-basis 6-1-f "
+                 "--authorized-by CISO --start 2026-11-20T00:00Z --end 2026-11-27T00:00Z --ip 203.0.113.9",),
+    "export": ("accesslake export --incident INC-20261122-740a --out evidence/CASE-17 --recipient \"LKA Berlin\" "
+               "--reference \"AZ 123/26\" --legal-basis \"§24 BDSG\" --operator \"J. Doe\"",),
+    "messages": ("accesslake messages due --within 30",),
+    "demo": ("accesslake demo --days 3 --lines 5000",),
+    "subject": ("accesslake subject access --ip 203.0.113.9 --out answers/REQ-4711",),
+}
+
+FIRST_STEPS = """\
+from a log to a report:
+  accesslake report access.log --out report.html    # ingest, build statistics, write the report
+or step by step:
+  accesslake ingest access.log other.log.gz         # format detected (common, combined, nginx ...)
+  accesslake stats                                  # headline figures (builds statistics first)
+  accesslake report --out report.html               # one self-contained HTML file
+  accesslake sql "select * from daily_traffic"      # ad-hoc queries over the analyst views
+every night (cron or Prefect): accesslake nightly  # ingest landing/, anonymise after 120 h, audit
+the lake is data/lake unless --lake DIR (or ACCESSLAKE_LAKE) says otherwise; `accesslake COMMAND --help`
+shows each command's options and an example."""
 
 
 class PartialFailure(AccesslakeError):
@@ -82,13 +117,28 @@ def bounded_int(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from accesslake.cli import analytics, demo, forensics, ingest, lake, messages
+class UsageError(Exception):
+    """A command line argparse refused (exit 2, one line naming the option)."""
 
-    parser = argparse.ArgumentParser(
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises :class:`UsageError` instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("argument "):
+            message = message.removeprefix("argument ")
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from accesslake.cli import analytics, demo, forensics, ingest, lake, messages, subjects
+
+    parser = Parser(
         prog="accesslake",
         description="Access logs to a privacy-preserving Parquet lake: statistics, "
         "seven-day IP anonymisation, incident holds and forensic export.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=FIRST_STEPS,
     )
     parser.add_argument("--version", action="version", version=f"accesslake {__version__}")
     parser.add_argument("--lake", help="lake folder or s3://bucket/prefix (default data/lake; env ACCESSLAKE_LAKE)")
@@ -98,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--wait", type=seconds, default=60.0,
                         help="seconds to wait for the writer lock (default 60)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (ingest, lake, analytics, forensics, messages, demo):
+    for group in (ingest, lake, analytics, forensics, messages, demo, subjects):
         group.add_commands(sub)
     return parser
 
@@ -110,7 +160,15 @@ def _fail(message: str, code: int) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        return _fail(f"error: {exc}", EXIT_USAGE)
+    except SystemExit as exc:  # --help and --version print, then exit 0
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    except BrokenPipeError:  # --help | head
+        _quiet_stdout()
+        return EXIT_OK
     try:
         lake = args.lake
         if args.command == "demo" and lake is None:
@@ -162,7 +220,18 @@ def _quiet_stdout() -> None:
 
 
 def register(sub: Any, name: str, handler: Handler, **kwargs: Any) -> argparse.ArgumentParser:
-    """Add the command ``name`` with its handler; ``kwargs`` go to ``add_parser``."""
+    """Add the command ``name`` with its handler and its example (:data:`EXAMPLES`, shown at the end of
+    its ``--help``); ``kwargs`` go to ``add_parser``."""
+    if name in EXAMPLES:
+        kwargs.setdefault("epilog", example_epilog(*EXAMPLES[name]))
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+    text = kwargs.get("help") or ""
+    kwargs.setdefault("description", text[:1].upper() + text[1:])
     parser: argparse.ArgumentParser = sub.add_parser(name, **kwargs)
     parser.set_defaults(handler=handler)
     return parser
+
+
+def example_epilog(*lines: str) -> str:
+    """The ``--help`` epilog that shows an example (first line) and what may follow it."""
+    return "example:\n" + "\n".join(f"  {line}" for line in lines)

@@ -7,6 +7,7 @@ from typing import Any
 
 from accesslake import pipeline, retention, storage
 from accesslake.audit import run_audit
+from accesslake.cli import ingest as cli_ingest
 from accesslake.cli.app import Context, PartialFailure, register
 from accesslake.errors import AuditError
 
@@ -17,7 +18,8 @@ def _anonymize(args: argparse.Namespace, ctx: Context) -> None:
     with storage.writer_lock(ctx.settings.lake, ctx.wait):
         if not args.dry_run:
             pipeline.recover(ctx.settings.lake)
-        result = retention.run_retention(ctx.settings, ctx.now, dry_run=args.dry_run)
+        with ctx.out.progress() as progress:
+            result = retention.run_retention(ctx.settings, ctx.now, dry_run=args.dry_run, progress=progress)
     ctx.out.emit(result, result.lines())
     if result.problems:
         raise PartialFailure("; ".join(result.problems))
@@ -32,7 +34,9 @@ def _audit(args: argparse.Namespace, ctx: Context) -> None:
 
 
 def _nightly(args: argparse.Namespace, ctx: Context) -> None:
-    options = pipeline.NightlyOptions(site=args.site, fmt=args.format, cookie=args.cookie)
+    storage.check_site(args.site)
+    options = pipeline.NightlyOptions(site=args.site, fmt=args.format, cookie=args.cookie,
+                                      site_from_vhost=args.site_from_vhost)
     result = pipeline.run_nightly(ctx.settings, ctx.now, options, wait_seconds=ctx.wait)
     ctx.out.emit(result, result.lines())
     if result.audit and not result.audit.ok:
@@ -56,3 +60,4 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--site", default="default", help="site name for files in landing/ (default 'default')")
     p.add_argument("--format", help="log format of the files in landing/ (detected when omitted)")
     p.add_argument("--cookie", help="name of the session cookie when the format logs several")
+    cli_ingest.add_site_from_vhost(p)

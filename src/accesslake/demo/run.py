@@ -1,9 +1,11 @@
 """``accesslake demo``: a week of realistic traffic, run night by night.
 
-The demo generates one log file per day ending at ``now`` (daily rhythm,
-sessions with a cookie, bots, a scanner, a brute-forcer, a flood, 404s, IPv6,
-a few malformed lines), drops each into ``landing/`` and runs the nightly job
-at 02:30 UTC after that day, exactly as the scheduled deployment would. On the
+The demo generates one log file per day (daily rhythm, sessions with a cookie,
+bots, a scanner, a brute-forcer, a flood, 404s, IPv6, a few malformed lines),
+drops each into ``landing/`` and runs the nightly job at 02:30 Europe/Berlin
+after that day, exactly as the scheduled deployment would (``prefect.yaml``):
+the last night is the latest 02:30 Europe/Berlin at or before ``now``, and each
+log covers the 24 hours before its night. On the
 day after the planted scanner appears, an analyst opens an incident hold on
 it, so the demo shows all three outcomes: anonymised rows, held rows, and the
 audit passing over every store. It ends by writing the HTML report into the
@@ -14,19 +16,24 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from accesslake import holds, storage
 from accesslake.analytics.report import write_report
-from accesslake.config import Settings
+from accesslake.config import Progress, Settings, report_progress
 from accesslake.demo.loggen import DEMO_COOKIE, DEMO_FORMAT, generate_log
 from accesslake.errors import ConfigError
 from accesslake.pipeline import NightlyOptions, NightlyResult, run_nightly
 from accesslake.storage import Layout
 
-__all__ = ["DemoSummary", "run_demo"]
+__all__ = ["NIGHTLY_AT", "NIGHTLY_TZ", "DemoSummary", "night_times", "run_demo"]
 
 MARKER = ".accesslake-demo"
+
+#: When the scheduled nightly run starts (prefect.yaml: cron "30 2 * * *", Europe/Berlin).
+NIGHTLY_AT = time(2, 30)
+NIGHTLY_TZ = "Europe/Berlin"
 
 
 @dataclass
@@ -43,8 +50,9 @@ class DemoSummary:
             ingested = sum(r.rows + r.held for r in night.ingested)
             rejected = sum(r.rejects for r in night.ingested)
             anon = night.anonymized
+            local = datetime.fromisoformat(night.now).astimezone(ZoneInfo(NIGHTLY_TZ))
             out.append(
-                f"night {night.now[:16]}: ingested {ingested} rows + {rejected} rejects; "
+                f"night {local:%Y-%m-%d %H:%M} {NIGHTLY_TZ}: ingested {ingested} rows + {rejected} rejects; "
                 f"anonymised {anon.rows_anonymized if anon else 0}, held {anon.rows_held if anon else 0}; "
                 f"audit {'passed' if night.audit and night.audit.ok else 'FAILED'}"
             )
@@ -67,16 +75,33 @@ def _prepare(settings: Settings) -> None:
     (lake / MARKER).write_text("created by accesslake demo; safe to delete\n", encoding="utf-8")
 
 
-def run_demo(settings: Settings, now: datetime, *, lines: int = 30_000, days: int = 9, seed: int = 7) -> DemoSummary:
-    """Generate ``days`` daily logs ending at ``now`` and run the nightly job after each."""
+def night_times(now: datetime, days: int) -> list[datetime]:
+    """The ``days`` nightly runs (UTC) ending with the latest 02:30 Europe/Berlin at or before ``now``."""
+    zone = ZoneInfo(NIGHTLY_TZ)
+    local_day = now.astimezone(zone).date()
+    last = datetime.combine(local_day, NIGHTLY_AT, tzinfo=zone)
+    if last.astimezone(UTC) > now:
+        local_day -= timedelta(days=1)
+    return [datetime.combine(local_day - timedelta(days=back), NIGHTLY_AT, tzinfo=zone).astimezone(UTC)
+            for back in range(days - 1, -1, -1)]
+
+
+def run_demo(settings: Settings, now: datetime, *, lines: int = 30_000, days: int = 9, seed: int = 7,
+             progress: Progress | None = None) -> DemoSummary:
+    """Generate ``days`` daily logs and run the nightly job at 02:30 Europe/Berlin after each.
+
+    ``progress`` is told of each night (:data:`accesslake.config.Progress`).
+    """
+    if days < 1:
+        raise ConfigError(f"--days: the demo needs at least one day, got {days}")
     _prepare(settings)
     summary = DemoSummary(lake=str(settings.lake), now=now.isoformat())
     landing = Layout(settings.lake).landing
     landing.mkdir(parents=True, exist_ok=True)
-    first_night = now - timedelta(days=days - 1)
     per_day = max(lines // days, 200)
-    for index in range(days):
-        night = first_night + timedelta(days=index)
+    nights = night_times(now, days)
+    for index, night in enumerate(nights):
+        report_progress(progress, "demo nights", index, days)
         log = generate_log(
             landing / f"access-{night:%Y%m%d}.log", now=night, days=1, lines=per_day, seed=seed + index
         )
@@ -90,6 +115,7 @@ def run_demo(settings: Settings, now: datetime, *, lines: int = 30_000, days: in
             )
             summary.hold_id = hold.id
         summary.nights.append(run_nightly(settings, night, NightlyOptions(fmt=DEMO_FORMAT, cookie=DEMO_COOKIE)))
+    report_progress(progress, "demo nights", days, days)
     report = write_report(settings, settings.lake / "report.html", now=now)
     summary.report = str(report.path)
     return summary
