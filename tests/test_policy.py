@@ -415,3 +415,38 @@ def test_scrub_keeps_times_and_version_tokens_but_not_ipv6() -> None:
     out = pl.DataFrame({"line": [line]}).select(scrub_text_expr("line")).item()
     assert out == ('[host] - - [25/Oct/2015:04:11:25 +0100] "GET / HTTP/1.1" 200 5 "-" '
                    '"Mozilla/5.0 (X11; rv:120.0)" via [ip] and [ip], std::vector')
+
+
+# ----------------------------------------------------------------- per-site settings of the marts (issue 14)
+
+
+def test_site_settings_merge_sites_over_site_over_defaults(tmp_path: Path) -> None:
+    from accesslake.policy import load_policy, site_settings
+
+    path = tmp_path / "policy.toml"
+    path.write_text('[site]\ntimezone = "UTC"\nown_hosts = ["Example.org.", "*.basjes.nl"]\n\n'
+                    '[sites.blog]\ntimezone = "Asia/Tehran"\ndays = "utc"\n\n[sites.shop]\nown_hosts = []\n')
+    policy = load_policy(path)
+    assert policy.site_timezone == "UTC"
+    blog, shop, other = (site_settings(policy, name) for name in ("blog", "shop", "other"))
+    assert (blog.timezone, blog.days, blog.own_hosts) == ("Asia/Tehran", "utc", ("example.org", "*.basjes.nl"))
+    assert (shop.timezone, shop.days, shop.own_hosts) == ("UTC", "local", ())
+    assert (other.timezone, other.days) == ("UTC", "local")
+    assert Settings(policy=policy).site("blog") == blog
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[site]\ndays = "weekly"', 'policy.toml: [site] days must be "local" or "utc", got \'weekly\''),
+    ('[site]\nown_hosts = "example.org"', "policy.toml: [site] own_hosts must be a list of host names"),
+    ('[sites.blog]\ntimezone = "Mars/Olympus"', "policy.toml: [sites.blog] timezone: unknown time zone 'Mars/Olympus'"),
+    ('[sites.blog]\nzone = "UTC"', "policy.toml: [sites.blog]: unknown key 'zone'; known: timezone, days, own_hosts"),
+    ("sites = 3", "policy.toml: [sites] must hold one table per site"),
+])
+def test_bad_site_settings_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    from accesslake.policy import load_policy
+
+    path = tmp_path / "policy.toml"
+    path.write_text(text + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_policy(path)
+    assert str(err.value).replace(str(tmp_path) + "/", "").startswith(message)

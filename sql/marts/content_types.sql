@@ -1,11 +1,11 @@
 -- Bandwidth by content type: the lower-case file extension of the path, or 'page' for a
 -- path without one or with a page extension (html, htm, xhtml, shtml, php, asp, aspx, jsp,
 -- cgi). Unlike is_page this shows downloads (jar, deb, iso...) apart from pages.
--- Grain: one row per site, UTC day and content type.
--- Parameters: $files (Parquet files of the day from requests/ and held/), $built_at.
+-- Grain: one row per site, local day and content type.
+-- Parameters: $built_at; the day's requests from the staging macros (sql/staging/).
 with requests as (
     select path, bytes, is_bot
-    from read_parquet($files, union_by_name = true)
+    from day_requests()
 ),
 
 extensions as (
@@ -33,7 +33,7 @@ final as (
         content_type,
         count(*) as count_requests,
         count(*) filter (where is_bot) as count_bot_requests,
-        coalesce(sum(bytes), 0)::bigint as sum_bytes,
+        coalesce(sum(bytes), 0) as sum_bytes,
         coalesce(max(bytes), 0)::bigint as max_bytes,
         $built_at::timestamptz as built_at
     from typed

@@ -1,45 +1,44 @@
--- Traffic per UTC hour: load, bandwidth, status classes and error rate through the day.
--- Grain: one row per site, UTC day and hour (hours without requests are absent).
--- Parameters: $files (Parquet files of the day from requests/ and held/), $built_at.
-with requests as (
-    select ts, status, bytes, is_bot, is_page, response_time_ms
-    from read_parquet($files, union_by_name = true)
-),
-
-hours as (
+-- Traffic per hour of the local day: load, page views, status classes, errors and visitors.
+-- Grain: one row per site, local day and hour (hours without requests are absent). hour_at is the
+--   start of the hour as an instant (time_bucket in the day's zone $tz), local_hour its hour 0-23
+--   there (a day with a clock change has 23 or 25 hours; in autumn local_hour 2 comes twice).
+-- Parameters: $tz, $built_at; the day's requests from the staging macros (sql/staging/).
+--   count_visitors (GoAccess: distinct client IP and agent, 4xx left out, in this hour) is carried
+--   over on an anonymised day (docs/marts.md, "Late data").
+with counted as (
     select
-        time_bucket(interval 1 hour, ts, 'UTC') as hour_at,
+        time_bucket(interval 1 hour, ts, $tz::varchar) as hour_at,
+        hour(ts at time zone $tz::varchar)::integer as local_hour,
         count(*) as count_requests,
-        count(*) filter (where is_page) as count_page_views,
-        coalesce(sum(bytes), 0)::bigint as sum_bytes,
+        count(*) filter (where is_page_view and not is_bot) as count_page_views,
+        sum(bytes) as sum_bytes,
         count(*) filter (where status between 200 and 299) as count_2xx,
         count(*) filter (where status between 300 and 399) as count_3xx,
         count(*) filter (where status between 400 and 499) as count_4xx,
         count(*) filter (where status between 500 and 599) as count_5xx,
         count(*) filter (where status = 304) as count_not_modified,
         count(*) filter (where is_bot) as count_bot_requests,
-        quantile_cont(response_time_ms, 0.95) as p95_response_ms
-    from requests
-    group by 1
+        quantile_cont(response_time_ms, 0.95) as p95_response_ms,
+        count(distinct visitor_key) as count_visitors
+    from day_requests()
+    group by 1, 2
+),
+
+merged as (
+    select * from carried_figures('counted', ['hour_at', 'local_hour'], '[{
+        "hour_at": "TIMESTAMPTZ", "local_hour": "INTEGER", "count_visitors": "BIGINT"
+    }]')
 ),
 
 final as (
     select
-        hour_at,
-        count_requests,
-        count_page_views,
-        sum_bytes,
-        count_2xx,
-        count_3xx,
-        count_4xx,
-        count_5xx,
+        * exclude (is_approximate, last_received_at),
         (count_4xx + count_5xx) / count_requests as error_rate,
-        count_not_modified,
-        count_bot_requests,
         count_bot_requests / count_requests as bot_share,
-        p95_response_ms,
+        is_approximate,
+        last_received_at,
         $built_at::timestamptz as built_at
-    from hours
+    from merged
     order by hour_at
 )
 

@@ -1,17 +1,16 @@
--- Every requested path with its size and speed: the largest resources, response-time
--- percentiles by path (NULL when the log format has no response time).
--- Grain: one row per site, UTC day and path. content_type as in content_types.
--- Parameters: $files (Parquet files of the day from requests/ and held/), $built_at.
-with requests as (
-    select path, status, bytes, is_page, response_time_ms
-    from read_parquet($files, union_by_name = true)
-),
-
-extensions as (
+-- Every requested path with its size and speed: the largest resources, response-time percentiles
+-- by path (NULL when the log format has no response time).
+-- Grain: one row per site, local day and path (decoded). content_type as in content_types.
+-- Parameters: $built_at; the day's requests from the staging macros (sql/staging/).
+with extensions as (
     select
-        *,
-        nullif(lower(regexp_extract(path, '\.([A-Za-z0-9]{1,10})$', 1)), '') as extension
-    from requests
+        page as path,
+        status,
+        bytes,
+        is_page,
+        response_time_ms,
+        nullif(lower(regexp_extract(page, '\.([A-Za-z0-9]{1,10})$', 1)), '') as extension
+    from day_requests()
 ),
 
 final as (
@@ -25,7 +24,7 @@ final as (
         coalesce(bool_or(is_page), false) as is_page,
         count(*) as count_requests,
         count(*) filter (where status between 400 and 599) as count_errors,
-        coalesce(sum(bytes), 0)::bigint as sum_bytes,
+        coalesce(sum(bytes), 0) as sum_bytes,
         coalesce(max(bytes), 0)::bigint as max_bytes,
         count(response_time_ms) as count_timed,
         quantile_cont(response_time_ms, 0.5) as p50_response_ms,

@@ -1,23 +1,26 @@
--- Status codes per UTC hour (the error rate per hour is in hourly_traffic).
--- Grain: one row per site, UTC day, hour and status code.
--- Parameters: $files (Parquet files of the day from requests/ and held/), $built_at.
-with requests as (
-    select ts, status, bytes, is_bot
-    from read_parquet($files, union_by_name = true)
-),
-
-final as (
+-- Status codes, with the clients that got them.
+-- Grain: one row per site, local day and status code (per hour: hourly_traffic, by class).
+-- Parameters: $built_at; the day's requests from the staging macros (sql/staging/).
+--   count_visitors: distinct clients (client IP and agent, GoAccess's key) answered with the
+--   code, 4xx included (GoAccess shows 0 visitors for 4xx codes); carried over on an anonymised day.
+with counted as (
     select
-        time_bucket(interval 1 hour, ts, 'UTC') as hour_at,
         status,
         (status // 100)::varchar || 'xx' as status_class,
         count(*) as count_requests,
         count(*) filter (where is_bot) as count_bot_requests,
-        coalesce(sum(bytes), 0)::bigint as sum_bytes,
-        $built_at::timestamptz as built_at
-    from requests
-    group by 1, 2, 3
-    order by 1, 2
+        sum(bytes) as sum_bytes,
+        count(distinct client_key) as count_visitors
+    from day_requests()
+    group by 1, 2
+),
+
+final as (
+    select *, $built_at::timestamptz as built_at
+    from carried_figures('counted', ['status', 'status_class'], '[{
+        "status": "SMALLINT", "status_class": "VARCHAR", "count_visitors": "BIGINT"
+    }]')
+    order by status
 )
 
 select * from final

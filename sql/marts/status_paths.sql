@@ -1,25 +1,28 @@
 -- Paths answered with a redirect or an error: 3xx (redirects), 4xx and 5xx (server errors).
--- Grain: one row per site, UTC day, status code (300 and above) and path.
+-- Grain: one row per site, local day, status code (300 and above) and path (decoded).
 --   404s with their referrers are in broken_links.
--- Parameters: $files (Parquet files of the day from requests/ and held/), $built_at.
-with requests as (
-    select path, status, bytes, is_bot, response_time_ms
-    from read_parquet($files, union_by_name = true)
-),
-
-final as (
+-- Parameters: $built_at; the day's requests from the staging macros (sql/staging/).
+--   count_visitors: distinct clients answered so (4xx included); carried over on an anonymised day.
+with counted as (
     select
         status,
         (status // 100)::varchar || 'xx' as status_class,
-        path,
+        page as path,
         count(*) as count_requests,
         count(*) filter (where is_bot) as count_bot_requests,
-        coalesce(sum(bytes), 0)::bigint as sum_bytes,
-        max(response_time_ms) as max_response_ms,
-        $built_at::timestamptz as built_at
-    from requests
+        count(distinct client_key) as count_visitors,
+        sum(bytes) as sum_bytes,
+        max(response_time_ms) as max_response_ms
+    from day_requests()
     where status >= 300
-    group by status, path
+    group by 1, 2, 3
+),
+
+final as (
+    select *, $built_at::timestamptz as built_at
+    from carried_figures('counted', ['status', 'status_class', 'path'], '[{
+        "status": "SMALLINT", "status_class": "VARCHAR", "path": "VARCHAR", "count_visitors": "BIGINT"
+    }]')
     order by status, count_requests desc, path
 )
 

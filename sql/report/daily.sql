@@ -1,14 +1,16 @@
 -- Report query `daily` (accesslake.analytics.report), over the analyst views and the
 -- report's selection (sql/report/selection.sql).
 --
--- Grain: one row per UTC day of the selection (sites summed)
+-- Grain: one row per day of the selection (each site's local day; sites summed)
 
 select
     date,
     sum(count_requests) as requests,
     sum(count_page_views) as page_views,
+    sum(count_bot_page_views) as bot_page_views,
     sum(count_visits) as visits,
     sum(count_unique_visitors) as unique_visitors,
+    sum(count_human_visitors) as human_visitors,
     sum(sum_bytes) as bytes,
     sum(count_2xx) as count_2xx,
     sum(count_3xx) as count_3xx,

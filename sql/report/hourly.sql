@@ -1,7 +1,7 @@
 -- Report query `hourly` (accesslake.analytics.report), over the analyst views and the
 -- report's selection (sql/report/selection.sql).
 --
--- Grain: one row per UTC hour with requests
+-- Grain: one row per hour (an instant: the start of the local hour) with requests
 
 select
     hour_at,

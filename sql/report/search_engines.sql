@@ -8,6 +8,7 @@ select
     sum(count_page_views) as page_views,
     sum(count_requests) as requests,
     sum(count_bot_requests) as bot_requests,
+    sum(count_visitors) as visitors,
     max(count_referrer_hosts) as referrer_hosts
 from selected('search_engines')
 group by search_engine

@@ -8,6 +8,7 @@ select
     min(status_class) as status_class,
     sum(count_requests) as requests,
     sum(count_bot_requests) as bot_requests,
+    sum(count_visitors) as visitors,
     sum(sum_bytes) as bytes
 from selected('status_codes')
 group by status

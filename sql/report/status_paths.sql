@@ -16,6 +16,7 @@ select * from (
         string_agg(distinct status::varchar, ', ' order by status::varchar) as statuses,
         sum(count_requests) as requests,
         sum(count_bot_requests) as bot_requests,
+        sum(count_visitors) as visitors,
         max(max_response_ms) as max_response_ms
     from selected('status_paths')
     where status <> 304

@@ -9,7 +9,6 @@ select
     local_hour,
     sum(count_requests) as requests,
     sum(count_page_views) as page_views,
-    sum(count_human_page_views) as human_page_views,
     sum(count_bot_requests) as bot_requests
 from selected('weekday_hours')
 group by local_weekday, local_hour

@@ -13,6 +13,7 @@ trap catches loads). A full-page screenshot is saved beside the report.
 from __future__ import annotations
 
 import base64
+import html
 import json
 import os
 import re
@@ -235,6 +236,64 @@ def test_report_of_an_unknown_site_names_the_known_ones(demo_lake: Path, tmp_pat
 
     text = "".join(Page(out.read_text(encoding="utf-8")).text)
     assert result.is_empty and "No data for site 'shop'" in text and "Sites in the lake: default" in text
+
+
+PERSIAN = "/%D9%85%D8%AD%D8%B5%D9%88%D9%84/%DA%A9%D9%81%D8%B4"  # /محصول/کفش
+POLYFILL = "/amp_preconnect_polyfill_404_or_other_error_expected._Do_not_worry_about_it"
+
+
+def line(ip: str, minute: int, target: str, status: int, agent: str = "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0",
+         method: str = "GET", referrer: str = "-") -> str:
+    return (f'{ip} - - [28/Nov/2026:10:{minute:02d}:00 +0100] "{method} {target} HTTP/1.1" {status} 100 '
+            f'"{referrer}" "{agent}"')
+
+
+@pytest.fixture
+def zanbil_like(settings: Settings, tmp_path: Path) -> Path:
+    """What the zanbil, elastic and secrepo logs showed, in a few literal lines (issue 14)."""
+    lines = [line(f"198.51.100.{n}", n, PERSIAN, 200) for n in range(1, 6)]
+    lines += [line(f"198.51.100.{n}", n + 10, POLYFILL, 404) for n in range(1, 6)] * 3  # 15 404s, after the page
+    lines += [line("198.51.100.9", 30, "/", 200, method="HEAD") for _ in range(8)]  # HEAD is no page view
+    lines += [line("198.51.100.7", 40 + n, "/feed.rss", 200,
+                   agent="UniversalFeedParser/4.2-pre-314-svn +http://feedparser.org/") for n in range(6)]
+    lines += [line("198.51.100.8", 50, "/", 200, referrer="https://r.duckduckgo.com/")]
+    log = tmp_path / "zanbil-like.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with writer_lock(settings.lake):
+        ingest_file(log, settings, NOW, fmt="combined")
+        build_marts(settings, NOW)
+    out = tmp_path / "zanbil-like.html"
+    write_report(settings, out, now=NOW)
+    return out
+
+
+def section(text: str, panel: str) -> str:
+    return html.unescape(text.split(f'id="{panel}"', 1)[1].split("</section>", 1)[0])
+
+
+def test_report_shows_persian_paths_decoded(zanbil_like: Path) -> None:
+    text = zanbil_like.read_text(encoding="utf-8")
+    assert_self_contained(text)
+    pages = section(text, "pages")
+    assert "/محصول/کفش" in pages and "%D9" not in pages.upper()
+
+
+def test_report_never_lists_a_404_as_a_page_or_an_exit_page(zanbil_like: Path) -> None:
+    text = zanbil_like.read_text(encoding="utf-8")
+    assert POLYFILL not in section(text, "pages") and POLYFILL not in section(text, "entry-exit")
+    assert POLYFILL in section(text, "broken-links")  # errors have their own panel
+    page = Page(text)
+    assert page.values("page_views") == ["6"]  # 5 Persian page views and the DuckDuckGo visit: no HEAD, no feed
+
+
+def test_report_shows_feed_readers_as_automated_and_says_which_days(zanbil_like: Path) -> None:
+    text = zanbil_like.read_text(encoding="utf-8")
+    automated = section(text, "crawlers")
+    assert "Feed readers" in automated and "People" in automated
+    assert "DuckDuckGo" in section(text, "search-engines")
+    notes = [a for t, a in Page(text).tags if t == "p" and a.get("class") == "days"]
+    assert len(notes) == len(PANELS)
+    assert "Days and hours: local time in Europe/Berlin." in "".join(Page(text).text)
 
 
 @pytest.mark.parametrize(

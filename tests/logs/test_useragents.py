@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from ua_parser import Device, Result
 
-from accesslake.logs import useragents
+from accesslake.logs import agents, literals, useragents
 
 CHROME_WINDOWS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
@@ -34,6 +35,7 @@ OUTPUT_SCHEMA = {
     "os": pl.String,
     "os_version": pl.String,
     "device": pl.String,
+    "agent_group": pl.String,
     "is_bot": pl.Boolean,
 }
 
@@ -140,6 +142,7 @@ def test_unmatched_ua_gets_other_families() -> None:
         "os": "Other",
         "os_version": None,
         "device": "Other",
+        "agent_group": "person",
         "is_bot": False,
     }
 
@@ -153,6 +156,7 @@ def test_missing_ua_gives_nulls_and_not_bot(ua: str | None, parse_calls: list[st
         "os": None,
         "os_version": None,
         "device": None,
+        "agent_group": None,
         "is_bot": False,
     }
     assert parse_calls == []
@@ -255,3 +259,88 @@ def test_enrich_keeps_rows_and_never_null_is_bot(uas: list[str | None]) -> None:
     assert out["is_bot"].null_count() == 0
     present = [ua is not None and ua.strip() not in ("", "-") for ua in uas]
     assert out["browser"].is_not_null().to_list() == present
+
+
+# ---------------------------------------------------------------- agent groups (maintained lists)
+
+# The feed readers of elastic_apache_combined.log that counted as people before (issue 14), as logged.
+FEED_READERS = [
+    "UniversalFeedParser/4.2-pre-314-svn +http://feedparser.org/",
+    "Tiny Tiny RSS/1.11 (http://tt-rss.org/)",
+    "FeedBurner/1.0 (http://www.FeedBurner.com)",
+    "Feedbin - 1 subscribers",
+    "Digg Feed Fetcher 1.0 (Mozilla/5.0 (Macintosh; Intel Mac OS X 10_7_1) AppleWebKit/534.48.3 "
+    "(KHTML, like Gecko) Version/5.1 Safari/534.48.3)",
+    "Liferea/1.8.3 (Linux; en_GB.UTF-8; http://liferea.sf.net/)",
+    "LiveJournal.com (webmaster@livejournal.com; for http://www.livejournal.com/users/cshpsionic/; 8 readers)",
+    "Feedfetcher-Google; (+http://www.google.com/feedfetcher.html; 22 subscribers; feed-id=8321906634162087507)",
+    "Feedly/1.0 (+http://www.feedly.com/fetcher.html; like FeedFetcher-Google)",
+]
+
+
+@pytest.mark.parametrize("ua", FEED_READERS)
+def test_feed_readers_are_their_own_automated_group(ua: str) -> None:
+    row = one(ua)
+    assert (row["agent_group"], row["is_bot"]) == ("feed_reader", True)
+
+
+@pytest.mark.parametrize(("ua", "group"), [
+    (GOOGLEBOT, "crawler"),
+    ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", "crawler"),
+    ("Mozilla/5.0 (compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)", "monitor"),
+    ("sqlmap/1.7.2#stable (https://sqlmap.org)", "scanner"),
+    ("Mozilla/5.00 (Nikto/2.1.6) (Evasions:None) (Test:000003)", "scanner"),
+    ("curl/8.4.0", "script"),
+    ("python-requests/2.31.0", "script"),
+    ("Go-http-client/1.1", "script"),
+    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 "
+     "Safari/537.36", "script"),
+    (CHROME_WINDOWS, "person"),
+    (SAFARI_IPHONE, "person"),
+    (CUBOT_PHONE, "person"),  # "bot" inside a word is not a bot (the rules' left boundary)
+])
+def test_agent_groups_from_the_maintained_lists(ua: str, group: str) -> None:
+    row = one(ua)
+    assert (row["agent_group"], row["is_bot"]) == (group, group != "person")
+
+
+def test_every_automated_group_is_a_bot_and_only_those() -> None:
+    uas = [*FEED_READERS, GOOGLEBOT, "curl/8", CHROME_WINDOWS, FIREFOX_LINUX, "zzz-nothing"]
+    out = useragents.enrich(pl.DataFrame({"user_agent": uas}))
+    assert set(out["agent_group"]) <= set(agents.GROUPS)
+    assert out["is_bot"].to_list() == [g != "person" for g in out["agent_group"]]
+    assert out["is_bot"].sum() == len(FEED_READERS) + 2
+
+
+def test_a_spider_no_list_names_is_other_bot(monkeypatch: pytest.MonkeyPatch) -> None:
+    def spider(ua: str) -> Result:
+        return Result(user_agent=None, os=None, device=Device("Spider"), string=ua)
+
+    monkeypatch.setattr(useragents, "parse", spider)
+    assert one("Mozilla/5.0 (plain)")["agent_group"] == "other_bot"
+
+
+def test_rules_are_read_from_the_installed_packages() -> None:
+    found = agents.sources()
+    assert set(found) == {"matomo-bots", "matomo-feed", "matomo-lib", "cua"}
+    assert all(Path(path).is_file() for path in found.values())
+    # explain() names the rules behind a verdict, from both lists
+    assert {source for _, source, _ in agents.explain(FEED_READERS[0])} >= {"matomo-bots"}
+
+
+@pytest.mark.parametrize(("pattern", "expected"), [
+    ("Googlebot", {"googlebot"}),
+    (r"Feed\.Fetcher", {"feed.fetcher"}),
+    ("(?:Tiny Tiny RSS|Liferea)/[0-9]", {"tiny tiny rss/", "liferea/"}),
+    ("[a-z]+bot/[0-9]", {"bot/"}),
+])
+def test_required_literals(pattern: str, expected: set[str]) -> None:
+    found = literals.required_literals(pattern)
+    assert found is not None and all(any(e in f or f in e for f in found) for e in expected)
+    assert all(len(f) >= 3 for f in found)
+
+
+def test_split_top_leaves_groups_and_classes_alone() -> None:
+    assert literals.split_top("a|(b|c)|[|]|d") == ["a", "(b|c)", "[|]", "d"]
+    assert literals.exact_strings("^(?:curl|wget)$") == {"curl", "wget"}
+    assert literals.exact_strings("curl") is None

@@ -1,21 +1,24 @@
-"""Statistics marts: the SQL models in ``sql/marts/`` built per site and day.
+"""Statistics marts: the SQL models in ``sql/marts/`` built per site and local day.
 
-Each model reads the requests of one site and UTC day, from ``requests/`` and
-``held/`` (held rows are real traffic), and writes one Parquet file::
+Each model reads the requests of one site and day and writes one Parquet file::
 
     <lake>/marts/<table>/site=<site>/date=<YYYY-MM-DD>/part-0.parquet
 
-Rebuilding a day replaces its file (written atomically), so a build can be
-repeated at will. Marts are built before the day is anonymised (nightly order:
-ingest -> marts -> anonymise) and hold no personal column.
+The day is the site's LOCAL date (policy ``[site] timezone``, per site in
+``[sites.NAME]``; ``days = "utc"`` for UTC dates), while the lake's partitions
+stay UTC dates: a local day reads the one or two UTC partitions of ``requests/``
+and ``held/`` (held rows are real traffic) that its window touches, and keeps the
+rows inside the window (:mod:`accesslake.analytics.staging`). Rebuilding a day
+replaces its files (written atomically), so a build can be repeated at will. Marts
+are built before the day is anonymised (nightly order: ingest -> marts ->
+anonymise) and hold no personal column.
 
 Late data: on a day with anonymised rows, counts that survive anonymisation are
-recomputed from every row; those that need the removed columns (visitors,
-visits, entry/exit pages, campaigns, referring pages of broken links) are
-carried over from the previous build of the day, with the rows received after
-it (``last_received_at``) added on top, and ``is_approximate`` set. A model
-takes part in this when its SQL has the ``$previous`` parameter. The rule is
-written out in ``docs/marts.md``.
+recomputed from every row; those that need the removed columns (visitors, visits,
+entry/exit pages, campaigns, referring pages of broken links) are carried over
+from the previous build of the day, with the rows received after it
+(``last_received_at``) added on top, and ``is_approximate`` set
+(``sql/staging/carry_over.sql``; the rule is written out in ``docs/marts.md``).
 
 The caller holds the writer lock (:func:`accesslake.storage.writer_lock`).
 """
@@ -31,18 +34,19 @@ import duckdb
 import polars as pl
 
 from accesslake import storage as lakefs
-from accesslake.config import Settings
-from accesslake.errors import ConfigError, InputError, NotFoundError
-from accesslake.sqlfiles import read_sql
+from accesslake.analytics.staging import DayPlan, connect_build, local_days, model_params, run_model, staged
+from accesslake.config import Progress, Settings, report_progress
+from accesslake.errors import InputError, NotFoundError
 from accesslake.storage import LakePath, Layout
 
 __all__ = [
     "MART_NAMES",
     "MartsResult",
     "build_day",
-    "build_one_day",
     "build_marts",
+    "build_one_day",
     "connect_build",
+    "day_plan",
     "days_touched",
     "input_files",
     "mart_path",
@@ -69,6 +73,7 @@ MART_NAMES: tuple[str, ...] = (
     "resources",
     "content_types",
     "methods",
+    "virtual_hosts",
 )
 
 PART_NAME = "part-0.parquet"
@@ -112,12 +117,19 @@ def _check_name(name: str) -> str:
 
 
 def mart_path(lake: LakePath, name: str, site: str, day: date) -> LakePath:
-    """Where the mart ``name`` of one site and day is stored."""
+    """Where the mart ``name`` of one site and (local) day is stored."""
     return lakefs.partition_dir(Layout(lake).mart(_check_name(name)), site, day) / PART_NAME
 
 
+def day_plan(settings: Settings, site: str, day: date) -> DayPlan:
+    """The local day ``day`` of ``site`` as the policy defines it: its zone and own hosts."""
+    found = settings.site(site)
+    tz = "UTC" if found.days == "utc" else str(found.timezone)
+    return DayPlan(site=site, day=day, tz=tz, own_hosts=found.own_hosts or ())
+
+
 def input_files(lake: LakePath, site: str, day: date) -> list[Path]:
-    """The Parquet files holding the requests of one site and day: requests/ and every hold."""
+    """The Parquet files of one site and UTC partition ``day``: requests/ and every hold."""
     found = lakefs.Partition(site, day, lakefs.partition_dir(Layout(lake).requests, site, day)).files()
     for part in lakefs.list_partitions(Layout(lake).held):
         if part.site == site and part.day == day:
@@ -125,21 +137,32 @@ def input_files(lake: LakePath, site: str, day: date) -> list[Path]:
     return sorted(found, key=str)
 
 
-def days_touched(lake: LakePath) -> list[tuple[str, date]]:
-    """Every site/day of requests/ and held/ whose marts are missing or older than an input file.
+def _plan_files(lake: LakePath, plan: DayPlan) -> list[Path]:
+    return [path for utc_day in plan.utc_days for path in input_files(lake, plan.site, utc_day)]
 
-    On object storage times are whole seconds, so a mart built in the second its input was
-    written counts as fresh: within a run only the anonymiser writes after the marts, and
-    that needs no rebuild (marts are built from the rows before anonymisation).
+
+def days_touched(lake: LakePath, settings: Settings | None = None) -> list[tuple[str, date]]:
+    """Every site and local day whose marts are missing or older than an input file it reads.
+
+    The UTC partitions of requests/ and held/ are listed once; each touches one or two local
+    days of its site (``settings``: the zone per site; default Europe/Berlin), and a local day
+    reads every partition its window touches. On object storage times are whole seconds, so a
+    mart built in the second its input was written counts as fresh: within a run only the
+    anonymiser writes after the marts, and that needs no rebuild (marts are built from the rows
+    before anonymisation). A local day at the edge of the data may have no request: its marts are
+    written empty, so it is not stale again.
     """
+    settings = settings or Settings()
     newest: dict[tuple[str, date], int] = {}
     for root in (Layout(lake).requests, Layout(lake).held):
         times = lakefs.mtimes_ns(root)  # one listing, not a request per file, on object storage
         for part in lakefs.list_partitions(root):
             for path in part.files():
-                key = (part.site, part.day)
                 stamp = times.get(str(path))
-                newest[key] = max(newest.get(key, 0), stamp if stamp is not None else lakefs.mtime_ns(path))
+                mtime = stamp if stamp is not None else lakefs.mtime_ns(path)
+                for day in local_days(part.day, day_plan(settings, part.site, part.day).tz):
+                    key = (part.site, day)
+                    newest[key] = max(newest.get(key, 0), mtime)
     built = lakefs.mtimes_ns(Layout(lake).marts)
     stale = []
     for (site, day), mtime in sorted(newest.items()):
@@ -147,16 +170,6 @@ def days_touched(lake: LakePath) -> list[tuple[str, date]]:
         if any(t is None or t < mtime for t in stamps):
             stale.append((site, day))
     return stale
-
-
-def connect_build(lake: LakePath | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection set up for building marts over ``lake``: session time zone
-    UTC, and the visit macros the visitor marts share (sql/staging/day_visits.sql)."""
-    con = lakefs.connect(lake)
-    con.execute("set TimeZone = 'UTC'").fetchall()
-    for statement in con.extract_statements(read_sql("staging/day_visits")):
-        con.execute(statement).fetchall()
-    return con
 
 
 def _previous(path: LakePath) -> dict[str, Any]:
@@ -174,114 +187,55 @@ def _previous(path: LakePath) -> dict[str, Any]:
     }
 
 
-def model_params(
-    files: list[Path],
-    *,
-    site: str,
-    day: date,
-    tz: str,
-    built_at: datetime,
-    previous: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Every value a model may bind; :func:`run_model` passes the ones its SQL names."""
-    values: dict[str, Any] = {
-        "files": [str(p) for p in files],
-        "site": site,
-        "day": day,
-        "tz": tz,
-        "built_at": built_at,
-        "previous": "[]",
-        "previous_until": None,
-        "previous_approximate": None,
-    }
-    values.update(previous or {})
-    return values
-
-
-def run_model(name: str, params: dict[str, Any], con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Run ``sql/marts/<name>.sql`` with the parameters it names taken from ``params``."""
-    text = read_sql(f"marts/{_check_name(name)}")
-    statement = con.extract_statements(text)[0]
-    missing = sorted(statement.named_parameters - params.keys())
-    if missing:
-        raise ConfigError(f"sql/marts/{name}.sql: no value for parameter(s) {', '.join(missing)}")
-    bound = {key: params[key] for key in statement.named_parameters}
-    table = con.sql(text, params=bound).to_arrow_table()
-    return pl.DataFrame(pl.from_arrow(table))
-
-
 def build_day(
     con: duckdb.DuckDBPyConnection, settings: Settings, site: str, day: date, now: datetime
 ) -> dict[str, pl.DataFrame]:
-    """Build every mart of one site and day and write them; returns the frames written.
+    """Build every mart of one site and local day and write them; returns the frames written.
 
-    The visits of the day (the ``day_visits`` macro, the costly part of the visitor marts) are
-    computed once per distinct (previous_until, previous_approximate) into a temp table; while
-    a model that reads them runs, a temp macro of the same name serves that table instead.
+    What every mart of the day reads the same way (decoded paths, agent keys, referrer hosts)
+    is computed once; the build mode and the visits (the costly part of the visitor marts) once
+    per distinct previous build (see :func:`accesslake.analytics.staging.staged`).
     """
     lake = settings.lake
-    with lakefs.local_copies(lake, input_files(lake, site, day), f"marts-{site}-{day.isoformat()}") as files:
-        return _build_day(con, settings, site, day, now, files)
-
-
-def _build_day(
-    con: duckdb.DuckDBPyConnection, settings: Settings, site: str, day: date, now: datetime, files: list[Path]
-) -> dict[str, pl.DataFrame]:
-    lake = settings.lake
-    frames: dict[str, pl.DataFrame] = {}
-    visit_tables: dict[tuple[Any, Any], str] = {}  # (previous_until, previous_approximate) -> temp table
-    visit_args = ("files", "previous_until", "previous_approximate")
-    try:
-        for name in MART_NAMES:
-            target = mart_path(lake, name, site, day)
-            params = model_params(files, site=site, day=day, tz=settings.site_tz, built_at=now,
-                                  previous=_previous(target))
-            reads_visits = "day_visits($files, $previous_until, $previous_approximate)" in read_sql(f"marts/{name}")
-            try:
-                if reads_visits:
-                    key = (params["previous_until"], params["previous_approximate"])
-                    table = visit_tables.get(key)
-                    if table is None:
-                        table = f"build_day_visits_{len(visit_tables)}"
-                        con.execute(f"create or replace temp table {table} as "
-                                    "select * from day_visits($files, $previous_until, $previous_approximate)",
-                                    {arg: params[arg] for arg in visit_args}).fetchall()
-                        visit_tables[key] = table
-                    con.execute("create or replace temp macro day_visits(files, previous_until, previous_approximate)"
-                                f" as table select * from {table}").fetchall()
-                try:
-                    frame = run_model(name, params, con)
-                finally:
-                    if reads_visits:
-                        con.execute("drop macro table if exists temp.day_visits").fetchall()
-            except duckdb.Error as exc:
-                raise InputError(f"mart {name} for site {site} on {day.isoformat()}: {exc}") from exc
-            lakefs.write_parquet_atomic(frame, target)
-            frames[name] = frame
-    finally:
-        for table in visit_tables.values():
-            con.execute(f"drop table if exists temp.{table}").fetchall()
+    plan = day_plan(settings, site, day)
+    with lakefs.local_copies(lake, _plan_files(lake, plan), f"marts-{site}-{day.isoformat()}") as files:
+        base = model_params(files, site=site, day=day, tz=plan.tz, built_at=now, own_hosts=plan.own_hosts)
+        frames: dict[str, pl.DataFrame] = {}
+        try:
+            with staged(con, base) as use_previous:
+                for name in MART_NAMES:
+                    target = mart_path(lake, name, site, day)
+                    params = {**base, **_previous(target)}
+                    use_previous(params)
+                    frames[name] = run_model(name, params, con)
+        except duckdb.Error as exc:
+            raise InputError(f"marts for site {site} on {day.isoformat()} ({plan.tz}): {exc}") from exc
+        for name, frame in frames.items():
+            lakefs.write_parquet_atomic(frame, mart_path(lake, name, site, day))
     return frames
 
 
 def build_marts(
-    settings: Settings, now: datetime, days: list[tuple[str, date]] | None = None
+    settings: Settings, now: datetime, days: list[tuple[str, date]] | None = None, *,
+    progress: Progress | None = None,
 ) -> MartsResult:
-    """Build the marts of ``days`` (site, UTC day); None: every day whose marts are stale.
+    """Build the marts of ``days`` (site, local day); None: every day whose marts are stale.
 
-    A day is stale when one of its marts is missing or older than its newest
-    input file in requests/ or held/. One DuckDB connection serves the build.
+    A day is stale when one of its marts is missing or older than the newest input file
+    it reads in requests/ or held/. One DuckDB connection serves the build.
+    ``progress`` is told of each day built (:data:`accesslake.config.Progress`).
     """
     lake = settings.lake
-    targets = days_touched(lake) if days is None else sorted(set(days))
+    targets = days_touched(lake, settings) if days is None else sorted(set(days))
     result = MartsResult(now=now.isoformat())
     if not targets:
         return result
     con = connect_build(lake)
     try:
-        for site, day in targets:
+        for number, (site, day) in enumerate(targets):
+            report_progress(progress, "marts", number, len(targets))
             lakefs.check_site(site)
-            if not input_files(lake, site, day):
+            if not _plan_files(lake, day_plan(settings, site, day)):
                 result.skipped.append((site, day))
                 continue
             frames = build_day(con, settings, site, day, now)
@@ -290,6 +244,7 @@ def build_marts(
             headline = frames["daily_traffic"]
             if headline.height and bool(headline["is_approximate"].any()):
                 result.approximate.append((site, day))
+        report_progress(progress, "marts", len(targets), len(targets))
     finally:
         con.close()
     return result

@@ -20,7 +20,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from accesslake.analytics.marts import MART_NAMES, connect_build, model_params, run_model
+from accesslake.analytics.marts import MART_NAMES
+from accesslake.analytics.staging import connect_build, model_params, run_model
 from accesslake.schema import CANDIDATE_SCHEMA, REQUEST_SCHEMA
 from accesslake.sqlfiles import SQL_ROOT
 
@@ -69,9 +70,7 @@ def empty_tables_sql() -> str:
             tables.append(_table("requests", _describe(con, requests, folder, "requests", ("site", "date"))))
             candidates = pl.DataFrame(schema=CANDIDATE_SCHEMA)
             tables.append(_table("abuse_candidates", _describe(con, candidates, folder, "candidates", ())))
-            empty = folder / "input.parquet"
-            requests.write_parquet(empty)
-            params = model_params([empty], site="site", day=date(2000, 1, 1), tz="UTC",
+            params = model_params([], site="site", day=date(2000, 1, 1), tz="UTC",
                                   built_at=datetime(2000, 1, 2, tzinfo=UTC))
             for name in MART_NAMES:
                 frame = run_model(name, params, con)

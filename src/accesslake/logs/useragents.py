@@ -1,6 +1,6 @@
-"""User-agent enrichment: browser, OS, device and a bot flag per log row.
+"""User-agent enrichment: browser, OS, device, who sent it, and a bot flag per log row.
 
-:func:`enrich` adds six columns to a frame that has a ``user_agent`` column:
+:func:`enrich` adds seven columns to a frame that has a ``user_agent`` column:
 
 ========================  =========  ==========================================
 column                    dtype      meaning
@@ -10,17 +10,21 @@ column                    dtype      meaning
 ``os``                    String     ua-parser OS family
 ``os_version``            String     its major version, or null
 ``device``                String     ua-parser device family
-``is_bot``                Boolean    crawler, scanner or script; never null
+``agent_group``           String     person, crawler, feed_reader, monitor,
+                                     scanner, script or other_bot
+``is_bot``                Boolean    automated: agent_group is not person;
+                                     never null
 ========================  =========  ==========================================
 
-A null, empty, whitespace-only or ``"-"`` user agent gives null in the five
+A null, empty, whitespace-only or ``"-"`` user agent gives null in the six
 string columns and ``is_bot = False``. Any other user agent always gets a
 family: ua-parser's ``"Other"`` when no pattern matches (browser, OS and
 device alike).
 
-A row is a bot when ua-parser says the device is a ``"Spider"``, or when the
-string matches :data:`BOT_PATTERN` (case-insensitive). The pattern is tested
-with polars over the distinct strings, not per row.
+``agent_group`` comes from maintained lists (Matomo Device Detector's bot,
+feed-reader and library rules, and ``crawler-user-agents``), see
+:mod:`accesslake.logs.agents`; ua-parser's ``"Spider"`` device, when no list
+names the string, gives ``other_bot``. Each distinct string is classified once.
 
 Parsing uses the ua-parser 1.x regex tables with the Rust resolver from
 ``ua-parser-rs`` (a declared dependency), built explicitly and without
@@ -49,53 +53,22 @@ import ua_parser
 import ua_parser.regex
 from ua_parser import Result
 
+from accesslake.logs import agents
+
 __all__ = ["enrich"]
 
 #: Most distinct user agents remembered between calls; the cache is emptied
 #: when adding a batch would exceed it.
 CACHE_SIZE: Final = 200_000
 
-#: Markers of crawlers, scanners and scripted clients, matched
-#: case-insensitively anywhere in the user agent. Grouped as: generic crawler
-#: words; named crawlers and link-preview fetchers that carry none of those
-#: words; HTTP libraries and command-line tools; security scanners; headless
-#: browsers. ``bot`` is deliberately broad (Googlebot, bingbot, GPTBot,
-#: Applebot ...); the Android phone brand "Cubot" is removed before matching,
-#: see :data:`_NOT_BOT_PATTERN`.
-BOT_MARKERS: Final[tuple[str, ...]] = (
-    # generic
-    "bot", "crawl", "spider", "slurp", "scanner", "archiver",
-    # named crawlers / previewers without a generic word
-    "facebookexternalhit", "meta-externalagent", "mediapartners-google",
-    "feedfetcher", "ia_archiver", "censysinspect", "expanse", "ahrefs",
-    "semrush", "petalsearch", "lighthouse",
-    # scripts, HTTP libraries, command-line clients
-    "curl", "wget", "python-requests", "python-urllib", "python-httpx",
-    "aiohttp", "go-http-client", "java/", "libwww", "okhttp", "httpclient",
-    "node-fetch", "axios/", "guzzlehttp", "httpie", "postmanruntime",
-    "powershell", "scrapy",
-    # security scanners
-    "nikto", "sqlmap", "nmap", "masscan", "zgrab", "nuclei", "dirbuster",
-    "gobuster", "wpscan", "acunetix", "nessus", "openvas", "burp", "wfuzz",
-    "ffuf",
-    # headless / automated browsers
-    "headlesschrome", "phantomjs", "selenium", "puppeteer", "playwright",
-)
-
-#: The bot regex: any marker, case-insensitive (Rust regex syntax, as polars).
-BOT_PATTERN: Final = "(?i)" + "|".join(m.replace(".", r"\.") for m in BOT_MARKERS)
-
-#: Substrings removed before :data:`BOT_PATTERN` is tested because they
-#: contain a marker but are not bots ("CUBOT X19" is an Android phone).
-_NOT_BOT_PATTERN: Final = "(?i)cubot"
-
 _KEY: Final = "__accesslake_user_agent"
-_STRING_COLUMNS: Final = ("browser", "browser_version", "os", "os_version", "device")
+_STRING_COLUMNS: Final = ("browser", "browser_version", "os", "os_version", "device", "agent_group")
 _OUTPUT_COLUMNS: Final = (*_STRING_COLUMNS, "is_bot")
 _MISSING: Final = frozenset({"", "-"})
 
-# browser, browser_version, os, os_version, device
-_Row = tuple[str, str | None, str, str | None, str]
+# browser, browser_version, os, os_version, device, agent_group
+_Row = tuple[str, str | None, str, str | None, str, str]
+_Parsed = tuple[str, str | None, str, str | None, str]
 
 _cache: dict[str, _Row] = {}
 
@@ -111,7 +84,7 @@ def parse(ua: str) -> Result:
     return _parser().parse(ua)
 
 
-def _row(ua: str) -> _Row:
+def _row(ua: str) -> _Parsed:
     result = parse(ua)
     agent, os, device = result.user_agent, result.os, result.device
     return (
@@ -126,12 +99,17 @@ def _row(ua: str) -> _Row:
 def _lookup(keys: list[str]) -> pl.DataFrame:
     """One row per distinct, non-missing user agent with its parsed columns."""
     rows: dict[str, _Row] = {}
-    fresh: dict[str, _Row] = {}
+    parsed: dict[str, _Parsed] = {}
     for ua in keys:
         row = _cache.get(ua)
         if row is None:
-            row = fresh[ua] = _row(ua)
-        rows[ua] = row
+            parsed[ua] = _row(ua)
+        else:
+            rows[ua] = row
+    # One pass of the agent rules over the new strings only (cached ones keep their group).
+    found = agents.groups(parsed, (row[4] == "Spider" for row in parsed.values())) if parsed else []
+    fresh = {ua: (*row, group) for (ua, row), group in zip(parsed.items(), found, strict=True)}
+    rows.update(fresh)
     if fresh:
         if len(_cache) + len(fresh) > CACHE_SIZE:
             _cache.clear()
@@ -142,30 +120,27 @@ def _lookup(keys: list[str]) -> pl.DataFrame:
         {_KEY: list(rows), **dict(zip(_STRING_COLUMNS, map(list, columns)))},
         schema={_KEY: pl.String, **{c: pl.String for c in _STRING_COLUMNS}},
     )
-    marker = (
-        pl.col(_KEY).str.replace_all(_NOT_BOT_PATTERN, "").str.contains(BOT_PATTERN)
-    )
-    return lookup.with_columns(is_bot=(pl.col("device") == "Spider") | marker)
+    return lookup.with_columns(is_bot=pl.col("agent_group") != "person")
 
 
 def enrich(frame: pl.DataFrame) -> pl.DataFrame:
-    """Return ``frame`` with browser, OS, device and ``is_bot`` columns added.
+    """Return ``frame`` with browser, OS, device, ``agent_group`` and ``is_bot`` columns added.
 
     Existing columns of those names are replaced; row order and the other
     columns are kept, and ``frame`` itself is not modified. Raises polars'
     ``ColumnNotFoundError`` when ``frame`` has no ``user_agent`` column.
     """
-    agents = frame.get_column("user_agent").cast(pl.String)
+    strings = frame.get_column("user_agent").cast(pl.String)
     keys = [
         ua
-        for ua in agents.unique().drop_nulls().to_list()
+        for ua in strings.unique().drop_nulls().to_list()
         if ua.strip() not in _MISSING
     ]
     lookup = _lookup(keys)
     # Join the key column alone and put the results beside the frame: joining
     # the whole frame would copy every other column of it.
     parsed = (
-        agents.alias(_KEY)
+        strings.alias(_KEY)
         .to_frame()
         .join(lookup, on=_KEY, how="left", maintain_order="left")
         .select(*_STRING_COLUMNS, pl.col("is_bot").fill_null(False))

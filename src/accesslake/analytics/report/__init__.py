@@ -63,7 +63,8 @@ def write_report(
     end: date | None = None,
     top: int = 20,
 ) -> ReportResult:
-    """Write the HTML report of ``site`` (all when None), UTC days ``start``..``end`` inclusive, to ``out``."""
+    """Write the HTML report of ``site`` (all when None), days ``start``..``end`` inclusive (each site's local
+    dates, as the marts), to ``out``."""
     if start is not None and end is not None and start > end:
         raise ConfigError(f"--from {start} is after --to {end}; give a start day on or before the end day")
     if top < 1:

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Column", "details", "esc", "format_value", "html_table", "legend", "number_span", "ratio", "tile"]
+__all__ = [
+    "VISITORS", "Column", "details", "esc", "format_value", "html_table", "legend", "number_span", "ratio", "tile"]
 
 
 def esc(value: Any) -> str:
@@ -107,6 +108,10 @@ def html_table(
         body.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     return f'<div class="scroll"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+
+
+#: The visitors column of the report's tables (a mart's ``count_visitors``, summed over days).
+VISITORS = Column("Visitors", "visitors", "int")
 
 
 def tile(key: str, label: str, value: Any, kind: str, sub: str = "") -> str:

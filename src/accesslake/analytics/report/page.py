@@ -28,6 +28,7 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'n
 PANELS: dict[str, str] = {
     "headline": "Headline",
     "traffic": "Traffic per day",
+    "hosts": "Sites and virtual hosts",
     "weekday-hours": "When people come: weekday x hour",
     "pages": "Top pages",
     "referrers": "Referring sites",
@@ -41,16 +42,16 @@ PANELS: dict[str, str] = {
     "broken-links": "Broken links (404)",
     "status-paths": "Server errors, other client errors and redirects by path",
     "bandwidth": "Bandwidth by content type and largest resources",
-    "crawlers": "Crawlers and scripts",
+    "crawlers": "Automated traffic: crawlers, feed readers, monitors, scanners, scripts",
     "response-times": "Response times",
 }
 _WIDE = {
-    "headline", "traffic", "weekday-hours", "entry-exit", "clients", "status-codes", "broken-links", "status-paths",
-    "bandwidth", "crawlers", "response-times",
+    "headline", "hosts", "traffic", "weekday-hours", "entry-exit", "clients", "status-codes", "broken-links",
+    "status-paths", "bandwidth", "crawlers", "response-times",
 }
 
 _RENDERERS: dict[str, Callable[[Context], str]] = {
-    "headline": traffic.panel_headline, "traffic": traffic.panel_traffic,
+    "headline": traffic.panel_headline, "traffic": traffic.panel_traffic, "hosts": content.panel_hosts,
     "weekday-hours": traffic.panel_weekday_hours, "pages": content.panel_pages,
     "entry-exit": content.panel_entry_exit, "visits": traffic.panel_visits, "referrers": content.panel_referrers,
     "search-engines": content.panel_search_engines, "campaigns": content.panel_campaigns,
@@ -70,13 +71,14 @@ def render(c: Context) -> str:
     daily = c.data["daily"]
     site = c.site or "all sites"
     if daily:
-        period = f"{daily[0]['date']} to {daily[-1]['date']} ({len(daily)} UTC day{'s' if len(daily) != 1 else ''})"
+        period = f"{daily[0]['date']} to {daily[-1]['date']} ({len(daily)} day{'s' if len(daily) != 1 else ''})"
     else:
         period = "No data"
     known = [r["site"] for r in c.data["sites"]]
     sections = []
     for panel_id, title in PANELS.items():
         body = _RENDERERS[panel_id](c) if daily else '<p class="empty">No data for this selection.</p>'
+        body = f'<p class="days">{esc(c.days_note())}</p>{body}'
         wide = " wide" if panel_id in _WIDE else ""
         sections.append(
             f'<section class="panel{wide}" id="{panel_id}" aria-labelledby="{panel_id}-title">'
@@ -111,7 +113,8 @@ def render(c: Context) -> str:
 <header class="report">
 <h1>Traffic report: {esc(site)}</h1>
 <p>{esc(period)}. {sites_line}Written {esc(stamp(c.now))} by accesslake {esc(__version__)} from the statistics marts.
-Days are UTC days; the weekday x hour grid uses the site time zone {esc(c.settings.site_tz)}.</p>
+{esc(c.days_note())} A day is a date in the site's time zone (policy <code>[site] timezone</code>, or UTC with
+<code>days = "utc"</code>).</p>
 </header>
 {notice}
 <nav class="toc" aria-label="Panels">{toc}</nav>

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from zoneinfo import ZoneInfo
 
 from accesslake.analytics.report.charts import WEEKDAYS, svg_chart, svg_heatmap
 from accesslake.analytics.report.context import COLORS, Context, day_labels, day_ticks, in_progress, stamp
-from accesslake.analytics.report.html import Column, details, esc, format_value, html_table, number_span, ratio, tile
+from accesslake.analytics.report.html import (
+    VISITORS,
+    Column,
+    details,
+    esc,
+    format_value,
+    html_table,
+    number_span,
+    ratio,
+    tile,
+)
+
+#: Readable names of the agent groups (the lake's ``agent_group`` values).
+AGENT_GROUPS = {
+    "person": "People", "crawler": "Crawlers", "feed_reader": "Feed readers", "monitor": "Monitors",
+    "scanner": "Security scanners", "script": "Scripts and libraries", "other_bot": "Other automated clients",
+}
 
 __all__ = [
+    "AGENT_GROUPS",
     "panel_headline", "panel_traffic", "panel_weekday_hours", "panel_visits", "panel_crawlers",
     "panel_response_times",
 ]
@@ -24,14 +41,15 @@ def panel_headline(c: Context) -> str:
     per_day = f"≈ {format_value(requests / days, 'int')} per day" if days else ""
     tiles = [
         tile("requests", "Requests", requests, "int", esc(per_day)),
-        tile("page_views", "Page views", c.total("page_views"), "int", "requests of pages, not assets"),
-        tile("visits", "Visits", c.total("visits"), "int", "30-minute sessions, crawlers included"),
+        tile("page_views", "Page views", c.total("page_views"), "int", "pages answered 2xx/304 to people"),
+        tile("visits", "Visits", c.total("visits"), "int", "of people: 30-minute sessions"),
         tile("unique_visitors", "Unique visitors", c.total("unique_visitors"), "int", "GoAccess definition, see note"),
+        tile("human_visitors", "Visitors (people)", c.total("human_visitors"), "int", "the same, people only"),
         tile("bytes", "Data sent", c.total("bytes"), "bytes", esc(f"{c.total('bytes'):,} bytes")),
         tile("error_rate", "Error rate", ratio(errors, requests), "pct",
               esc(f"{c.total('count_4xx'):,} 4xx + {c.total('count_5xx'):,} 5xx")),
         tile("bot_share", "Bot share", ratio(c.total("bot_requests"), requests), "pct",
-              esc(f"{c.total('bot_requests'):,} requests of crawlers and scripts")),
+              esc(f"{c.total('bot_requests'):,} requests of automated clients")),
         tile("bounce_rate", "Bounce rate (people)", ratio(sum(r["bounces"] for r in humans), visits), "pct",
               "one-page visits, crawlers left out"),
         tile("pages_per_visit", "Pages per visit", ratio(sum(r["page_views"] for r in humans), visits), "ratio",
@@ -41,9 +59,14 @@ def panel_headline(c: Context) -> str:
     ]
     approximate = [str(r["date"]) for r in daily if r["is_approximate"]]
     notes = [
+        "<b>Page views</b> follow the log-analytics tools (Matomo's log import): a page, not a static file, "
+        "answered 2xx or 304 to a GET or POST of a person; errors, redirects, HEAD requests and automated "
+        "clients (crawlers, feed readers, monitors, scanners, scripts) are not page views. Requests count "
+        "everything.",
         "<b>Unique visitors</b> follow GoAccess's definition so the figures compare: distinct client IP, "
-        "day and user agent among requests not answered 4xx, counted per UTC day; over several days the "
-        "daily figures are summed (someone who comes back on three days counts three times).",
+        "day and user agent among requests not answered 4xx, automated clients included, counted per day; "
+        "over several days the daily figures are summed (someone who comes back on three days counts three "
+        "times). <b>Visitors (people)</b>: the same without automated clients.",
     ]
     if approximate:
         notes.append(
@@ -70,18 +93,20 @@ def panel_traffic(c: Context) -> str:
     right = svg_chart(labels, [("Visits", [r["visits"] for r in daily], COLORS[2]),
                             ("Unique visitors", [r["unique_visitors"] for r in daily], COLORS[4])],
                    kind="line", label="Visits and unique visitors per day", width=580, xticks=day_ticks(c))
-    hourly = c.data["hourly"]
-    hour_labels = [r["hour_at"].astimezone(UTC).strftime("%a %d %b %H:00 UTC") for r in hourly]
-    xticks = [(i, r["hour_at"].strftime("%d %b")) for i, r in enumerate(hourly) if r["hour_at"].hour == 0]
+    hourly, zone = c.data["hourly"], ZoneInfo(c.zone)
+    local = [r["hour_at"].astimezone(zone) for r in hourly]
+    hour_labels = [t.strftime(f"%a %d %b %H:00 {c.zone}") for t in local]
+    xticks = [(i, t.strftime("%d %b")) for i, t in enumerate(local) if t.hour == 0]
     load = svg_chart(hour_labels, [("People", [r["requests"] - r["bot_requests"] for r in hourly], COLORS[0]),
-                                ("Crawlers and scripts", [r["bot_requests"] for r in hourly], COLORS[1])],
-                  kind="bars", label="Requests per UTC hour", height=170, width=1190, xticks=xticks)
+                                ("Automated clients", [r["bot_requests"] for r in hourly], COLORS[1])],
+                  kind="bars", label="Requests per hour", height=170, width=1190, xticks=xticks)
     rows = [{**r, "error_rate": ratio(r["count_4xx"] + r["count_5xx"], r["requests"]),
              "bot_share": ratio(r["bot_requests"], r["requests"])} for r in daily]
     table = html_table(rows, [
-        Column("Day (UTC)", "date"), Column("Requests", "requests", "int", True),
+        Column("Day", "date"), Column("Requests", "requests", "int", True),
         Column("Page views", "page_views", "int"),
         Column("Visits", "visits", "int"), Column("Unique visitors", "unique_visitors", "int"),
+        Column("Visitors (people)", "human_visitors", "int"),
         Column("Data sent", "bytes", "bytes"), Column("Error rate", "error_rate", "pct"),
         Column("Bot share", "bot_share", "pct"), Column("Visitors approx.", "is_approximate", "flag"),
     ])
@@ -90,31 +115,33 @@ def panel_traffic(c: Context) -> str:
     return (
         f'<div class="cols"><div><h3>Requests and page views</h3>{left}</div>'
         f"<div><h3>Visits and unique visitors</h3>{right}</div></div>{note}"
-        f"<h3>Requests per hour (UTC)</h3>{load}{table}"
+        f"<h3>Requests per hour ({esc(c.zone)})</h3>{load}{table}"
     )
 
 
 def panel_weekday_hours(c: Context) -> str:
     grid = [[0] * 24 for _ in range(7)]
     for r in c.data["weekday_hours"]:
-        grid[r["local_weekday"] - 1][r["local_hour"]] = int(r["human_page_views"])
+        grid[r["local_weekday"] - 1][r["local_hour"]] = int(r["page_views"])
     occurrences = [0] * 7
     for r in c.data["daily"]:
         occurrences[r["date"].isoweekday() - 1] += 1
     peak = max(((v, d, h) for d, row in enumerate(grid) for h, v in enumerate(row)), default=(0, 0, 0))
-    note = (
-        f"Page views of people (crawlers left out), by weekday and hour in the site time zone "
-        f"{esc(c.settings.site_tz)}, summed over the period."
-    )
+    note = "Page views of people (automated clients left out), by weekday and local hour, summed over the period."
     if peak[0]:
         note += f" Busiest: {WEEKDAYS[peak[1]]} {peak[2]:02d}:00–{peak[2] + 1:02d}:00 ({peak[0]:,} page views)."
     if len(set(occurrences)) > 1:
-        note += " Weekdays that occur more often weigh more; UTC days in the period: " + ", ".join(
+        note += " Weekdays that occur more often weigh more; days in the period: " + ", ".join(
             f"{WEEKDAYS[i]} ×{n}" for i, n in enumerate(occurrences) if n) + "."
     rows = [{"weekday": WEEKDAYS[d], **{f"h{h:02d}": grid[d][h] for h in range(24)}} for d in range(7)]
     table = html_table(rows, [Column("", "weekday")] + [Column(f"{h:02d}", f"h{h:02d}", "int") for h in range(24)])
     heatmap = svg_heatmap(grid, label="Page views by weekday and hour", what="page views")
-    return f'<p class="note">{note}</p>{heatmap}' + details("Data table", table)
+    hours = html_table(c.data["hours"], [
+        Column("Hour", "local_hour", "text"), Column("Requests", "requests", "int", True),
+        Column("Page views", "page_views", "int"), Column("Visitors", "visitors", "int"),
+        Column("Automated", "bot_requests", "int"), Column("Data sent", "bytes", "bytes"),
+    ], caption="Hours of the day, summed over the days (visitors: per day and hour, summed, as GoAccess).")
+    return f'<p class="note">{note}</p>{heatmap}' + details("Data table", table) + details("By hour", hours)
 
 
 def panel_visits(c: Context) -> str:
@@ -139,18 +166,25 @@ def panel_crawlers(c: Context) -> str:
     daily = c.data["daily"]
     share = ratio(c.total("bot_requests"), c.total("requests"))
     shares = [ratio(r["bot_requests"], r["requests"]) for r in daily]
-    chart = svg_chart(day_labels(c), [("Bot share", shares, COLORS[1])],
-                   kind="line", label="Share of bot requests per day", fmt="pct", height=160, width=560,
+    chart = svg_chart(day_labels(c), [("Automated share", shares, COLORS[1])],
+                   kind="line", label="Share of automated requests per day", fmt="pct", height=160, width=560,
                    xticks=day_ticks(c))
-    crawlers = c.data["crawlers"]
+    groups = [{**r, "group": AGENT_GROUPS.get(r["agent_group"], r["agent_group"])} for r in c.data["agent_groups"]]
+    by_group = html_table(groups, [
+        Column("Who", "group"), Column("Requests", "requests", "int", True),
+        Column("Page requests", "page_requests", "int"), VISITORS, Column("Data sent", "bytes", "bytes"),
+    ], caption="Page requests: what would be page views (pages answered 2xx/304 to GET or POST).")
+    crawlers = [{**r, "group": AGENT_GROUPS.get(r["agent_group"], r["agent_group"])} for r in c.data["crawlers"]]
     table = html_table(crawlers, [
-        Column("Crawler or script", "crawler"), Column("Requests", "requests", "int", True),
-        Column("Page views", "page_views", "int"), Column("Data sent", "bytes", "bytes"),
-    ], caption=f"{crawlers[0]['total_rows']:,} families." if crawlers else "", empty="No crawler.")
+        Column("Client", "crawler"), Column("Group", "group"), Column("Requests", "requests", "int", True),
+        Column("Page requests", "page_requests", "int"), Column("Data sent", "bytes", "bytes"),
+    ], caption=f"{crawlers[0]['total_rows']:,} families." if crawlers else "", empty="No automated client.")
     return (
-        f'<p class="note">Crawlers, scanners and scripted clients (ua-parser): {number_span(share, "pct")} '
-        "of requests.</p>"
-        f'<div class="cols"><div><h3>Bot share per day</h3>{chart}</div><div><h3>Top crawlers</h3>{table}</div></div>'
+        f'<p class="note">Automated clients, named by maintained lists (crawler-user-agents, Matomo Device '
+        f"Detector): {number_span(share, 'pct')} of requests. Feed readers, monitors and scripts are groups of "
+        "their own; none of them counts as a person.</p>"
+        f'<div class="cols"><div><h3>People and automated clients</h3>{by_group}</div>'
+        f"<div><h3>Automated share per day</h3>{chart}</div></div><h3>Top automated clients</h3>{table}"
     )
 
 
@@ -168,7 +202,7 @@ def panel_response_times(c: Context) -> str:
         Column("p95", "p95_ms", "ms", True), Column("p99", "p99_ms", "ms"), Column("Max", "max_ms", "ms"),
     ], caption="Paths with 5 or more timed requests; percentiles of their worst day.")
     note = (
-        "Percentiles per UTC day (interpolated); percentiles do not add up over days, "
+        "Percentiles per day (interpolated); percentiles do not add up over days, "
         "so none is given for the period."
     )
     if multi:
