@@ -1,14 +1,17 @@
 -- Abuse candidates: the clients of one site and UTC day whose requests look like an attack.
 -- Grain: one row per client_ip of the site and day that shows at least one behaviour.
+-- Inputs (temp tables accesslake.forensics.candidates builds for the site and day, in order):
+--   day_requests       the day's rows still personal and in time (day_requests.sql)
+--   day_paths          the day's distinct paths, classified (day_paths.sql)
+--   form_abuse         form POSTs and fast fills per client (form_abuse.sql)
+--   credential_probes  turned-away login/admin requests per client (credential_probes.sql)
 -- Parameters:
---   $files     Parquet files of requests/site=<site>/date=<day> (the main dataset only)
 --   $site, $day, $now (detected_at)
---   $cutoff    rows with least(ts, received_at) at or before it are past anonymize_after
---              and are left out: a candidate only ever holds IPs of rows still in their time
 --   thresholds of the policy's [detect] section: $scanner_min_probe_paths, $scanner_min_404_paths,
 --              $scanner_min_404_share, $bruteforce_min_posts, $bruteforce_min_auth_failures,
 --              $flood_min_per_minute, $flood_factor, $injection_min_requests,
---              $odd_method_min_requests
+--              $odd_method_min_requests, $form_min_fast_posts, $credential_min_requests
+--              (form_min_posts, form_factor and form_max_fill_seconds go to form_abuse.sql)
 -- Behaviours, one CTE each (docs/forensics.md explains every threshold):
 --   scanners      probes of well-known attack paths, or 404s on many distinct paths making
 --                 most of its requests
@@ -19,18 +22,25 @@
 --                 only unambiguous ones (script tags, ${jndi:, $(, shellshock, union select, ../)
 --   odd_methods   HTTP methods outside GET HEAD POST OPTIONS PUT DELETE PATCH, or a request
 --                 line that is not HTTP at all (a TLS handshake on port 80, junk)
--- Declared search-engine crawlers (Googlebot, bingbot, ...) are exempt from the 404, flood
--- and authentication-failure rules, never from probes, payloads or methods (a user agent
--- is easily faked; verifying a crawler needs a reverse DNS lookup, which rule D3 forbids).
+--   form_abusers  form POSTs at least form_floor times (5, or 2.5 x the site's median per
+--                 posting client), or a sign-up/contact form sent back within 3 s of loading it
+--                 at least $form_min_fast_posts times (1); thresholds explained in form_abuse.sql
+--   credential_probers  at least $credential_min_requests (1) turned-away requests for login or
+--                 admin endpoints; thresholds explained in credential_probes.sql
+-- Declared search-engine crawlers (Googlebot, bingbot, ...) are exempt from the 404, flood,
+-- authentication-failure and credential-probe rules, never from probes, payloads, methods or
+-- form posts (a user agent is easily faked; verifying a crawler needs a reverse DNS lookup,
+-- which rule D3 forbids; a real crawler posts no form). A crawler following a dead link to
+-- /wp-login.php on a site that left WordPress answers 404: with a threshold of one request that
+-- would put Googlebot on the list. Only the names are exempt, not ua-parser's generic
+-- Spider/is_bot: python-requests, curl and the fake "Baispider" of secrepo 2021 stay in, and the
+-- scanner rule (2 probe paths) keeps applying to crawlers. A client that logged in that day
+-- (credential_probes.sql, has_own_login) is exempt from credential_probe.
 -- Score: per behaviour its measure divided by its threshold, capped at 10; summed.
 
 with requests as (
     select row_id, ts, received_at, client_ip, method, path, query, status, referrer, user_agent
-    from read_parquet($files, union_by_name = true)
-    where
-        client_ip is not null
-        and anonymized_at is null
-        and least(ts, received_at) > $cutoff
+    from day_requests
 ),
 
 -- The costly part (percent-decoding, payload and probe patterns) runs once per distinct
@@ -180,10 +190,17 @@ measures as (
         per_client.*,
         peaks.peak_per_minute,
         coalesce(max_posts.max_posts_one_path, 0) as max_posts_one_path,
-        greatest($flood_min_per_minute, $flood_factor * site_normal.median_per_minute) as flood_per_minute
+        greatest($flood_min_per_minute, $flood_factor * site_normal.median_per_minute) as flood_per_minute,
+        coalesce(form_abuse.count_form_posts, 0) as count_form_posts,
+        coalesce(form_abuse.count_fast_form_posts, 0) as count_fast_form_posts,
+        form_abuse.form_floor,
+        coalesce(credential_probes.count_credential_probes, 0) as count_credential_probes,
+        coalesce(credential_probes.has_own_login, false) as has_own_login
     from per_client
     inner join peaks using (client_ip)
     left join max_posts using (client_ip)
+    left join form_abuse using (client_ip)
+    left join credential_probes using (client_ip)
     cross join site_normal
 ),
 
@@ -237,6 +254,21 @@ odd_methods as (
     where count_odd_methods >= $odd_method_min_requests
 ),
 
+form_abusers as (
+    select
+        client_ip,
+        'form_abuse' as kind,
+        greatest(count_form_posts / form_floor, count_fast_form_posts / $form_min_fast_posts) as strength
+    from measures
+    where count_form_posts >= form_floor or count_fast_form_posts >= $form_min_fast_posts
+),
+
+credential_probers as (
+    select client_ip, 'credential_probe' as kind, count_credential_probes / $credential_min_requests as strength
+    from measures
+    where count_credential_probes >= $credential_min_requests and not is_known_crawler and not has_own_login
+),
+
 behaviours as (
     select * from scanners
     union all
@@ -247,6 +279,10 @@ behaviours as (
     select * from injections
     union all
     select * from odd_methods
+    union all
+    select * from form_abusers
+    union all
+    select * from credential_probers
 ),
 
 candidates as (
@@ -263,7 +299,7 @@ example_requests as (
         client_ip,
         -- built here, for the candidates' rows only
         left(concat_ws(' ', method, path || coalesce('?' || query, '')), 200) as request,
-        bool_or(is_probe or is_injection or is_odd_method or is_auth_failure or status = 404 or method = 'POST')
+        bool_or(is_probe or is_injection or is_odd_method or is_auth_failure or status >= 400 or method = 'POST')
             as is_suspicious,
         min(ts) as first_at
     from flagged
@@ -307,6 +343,9 @@ final as (
         measures.count_probe_paths,
         measures.count_injections,
         measures.count_odd_methods,
+        measures.count_form_posts,
+        measures.count_fast_form_posts,
+        measures.count_credential_probes,
         measures.peak_per_minute,
         measures.max_posts_one_path,
         measures.first_seen_at,

@@ -67,7 +67,11 @@ create or replace table forensic_empty.holds (
     case_reference varchar,
     status varchar,
     opened_at timestamptz,
-    review_at timestamptz
+    review_at timestamptz,
+    scope struct(
+        "start" timestamptz, "end" timestamptz, ips varchar[], cidrs varchar[], session_ids varchar[],
+        paths varchar[], user_agents varchar[]
+    )
 );
 
 -- ------------------------------------------------------------------ IP addresses in SQL
@@ -182,13 +186,15 @@ select
     status,
     opened_at,
     review_at,
-    status = 'active' and opened_at <= getvariable('now') and getvariable('now') < review_at as is_active
+    status = 'active' and opened_at <= getvariable('now') and getvariable('now') < review_at as is_active,
+    scope
 from query(
     if(
         len(getvariable('forensic_hold_files')) > 0,
         'from read_json(getvariable(''forensic_hold_files''), columns = {id: ''varchar'', '
             || 'case_reference: ''varchar'', status: ''varchar'', opened_at: ''timestamptz'', '
-            || 'review_at: ''timestamptz''})',
+            || 'review_at: ''timestamptz'', scope: ''struct("start" timestamptz, "end" timestamptz, '
+            || 'ips varchar[], cidrs varchar[], session_ids varchar[], paths varchar[], user_agents varchar[])''})',
         'from forensic_empty.holds'
     )
 );
@@ -436,6 +442,98 @@ seen as (
 
 final as (
     select * from seen order by first_seen_at, client_ip
+)
+
+select * from final;
+
+-- Grain: one row per request of an active hold, per client in time order: the hold's rows in
+-- held/incident=<hold_id>/ plus the rows of requests/ inside its scope that the nightly run has
+-- not moved yet (the rows an evidence export takes). `gap_seconds` is the time since the
+-- client's previous request of the hold (NULL for its first); clients come in the order of
+-- their first request. Scope criteria as holds match them: a client address or network
+-- (ips, cidrs), a session id, a path glob (GLOB: `*` crosses '/'), a user-agent substring
+-- (case-insensitive). A hold that is unknown, released or past its review date gives no rows.
+create or replace macro incident_timeline(target_hold) as table
+with hold as (
+    select hold_id, case_reference, scope from forensic_holds where hold_id = target_hold and is_active
+),
+
+held as (
+    select forensic_requests.*
+    from forensic_requests
+    where source = 'held' and incident_id = (select hold_id from hold)
+),
+
+in_window as (
+    select forensic_requests.*
+    from forensic_requests
+    cross join hold
+    where
+        forensic_requests.source = 'requests'
+        and forensic_requests.ts >= hold.scope."start"
+        and forensic_requests.ts < hold.scope."end"
+),
+
+-- each logged address is matched once, not once per request
+scope_clients as (
+    select clients.client_ip
+    from (select distinct client_ip from in_window) as clients
+    cross join hold
+    where list_bool_or(list_transform(
+        coalesce(hold.scope.ips, []) || coalesce(hold.scope.cidrs, []),
+        lambda target: client_matches(clients.client_ip, target)
+    ))
+),
+
+in_scope as (
+    select in_window.*
+    from in_window
+    cross join hold
+    where
+        in_window.client_ip in (select client_ip from scope_clients)
+        or list_contains(coalesce(hold.scope.session_ids, []), in_window.session_id)
+        or coalesce(list_bool_or(list_transform(hold.scope.paths, lambda g: in_window.path glob g)), false)
+        or coalesce(list_bool_or(list_transform(
+            hold.scope.user_agents, lambda ua: contains(lower(coalesce(in_window.user_agent, '')), lower(ua))
+        )), false)
+),
+
+rows_of_hold as (
+    select * from held
+    union all by name
+    select * from in_scope
+),
+
+ordered as (
+    select
+        hold.hold_id,
+        hold.case_reference,
+        rows_of_hold.client_ip,
+        min(rows_of_hold.ts) over (partition by rows_of_hold.client_ip) as client_first_at,
+        row_number() over (partition by rows_of_hold.client_ip order by rows_of_hold.ts, rows_of_hold.row_id)
+            as request_number,
+        rows_of_hold.ts,
+        epoch(rows_of_hold.ts) - epoch(lag(rows_of_hold.ts) over (
+            partition by rows_of_hold.client_ip order by rows_of_hold.ts, rows_of_hold.row_id
+        )) as gap_seconds,
+        rows_of_hold.source,
+        rows_of_hold.site,
+        rows_of_hold.method,
+        rows_of_hold.path,
+        rows_of_hold.query,
+        rows_of_hold.status,
+        rows_of_hold.bytes,
+        rows_of_hold.session_id,
+        rows_of_hold.user_agent,
+        rows_of_hold.row_id
+    from rows_of_hold
+    cross join hold
+),
+
+final as (
+    select * exclude (client_first_at)
+    from ordered
+    order by client_first_at, client_ip, request_number
 )
 
 select * from final;

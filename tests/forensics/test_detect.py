@@ -20,13 +20,22 @@ thresholds (policy ``[detect]``, docs/forensics.md) and why:
   loading a heavy page makes bursts of 60-100; the median adapts to the site).
 * injection and odd methods: one request is enough (``*_min_requests = 1``):
   no ordinary visitor sends ``' OR 1=1--`` or ``PROPFIND``.
+* form_abuse: ``form_min_posts = 5`` POSTs to form endpoints and ``form_factor
+  = 2.5`` times the site's median per posting client, or one sign-up/contact
+  form sent back within ``form_max_fill_seconds = 3`` of loading it
+  (``form_min_fast_posts = 1``; login forms excluded).
+* credential_probe: one turned-away request for a login or admin endpoint
+  (``credential_min_requests = 1``; see sql/forensics/credential_probes.sql).
 
-Declared search-engine crawlers are exempt from the 404, flood and auth rules
-(they follow dead links and crawl fast), never from probes or payloads.
+Declared search-engine crawlers are exempt from the 404, flood, auth and
+credential-probe rules (they follow dead links and crawl fast), never from
+probes, payloads or form posts. The real-log evaluation of the two newer
+families against judged labels is in test_detect_evaluation.py.
 """
 
 from __future__ import annotations
 
+import json
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,7 +60,8 @@ from accesslake.storage.auditlog import read_events
 
 def candidate_violations(settings: Settings, now: datetime) -> list[str]:
     """What the audit says of the candidates: past the hard limit (P1), readable by others (H3)."""
-    return check_candidates(settings, now) + check_private_modes(settings.lake)
+    files = lakefs.list_files(candidates.candidates_root(settings.lake))
+    return check_candidates(settings, now, files) + check_private_modes(settings.lake)
 
 
 def expire(settings: Settings, now: datetime, *, dry_run: bool = False) -> int:
@@ -116,11 +126,11 @@ def test_ordinary_visitors_are_no_candidates(settings: Settings) -> None:
 @pytest.mark.parametrize(
     ("paths", "status", "expected"),
     [
-        (["/.env", "/phpmyadmin/"], 404, {"203.0.113.7": ["scanner"]}),
+        (["/.env", "/phpmyadmin/"], 404, {"203.0.113.7": ["credential_probe", "scanner"]}),
         (["/.git/config", "/backup.sql"], 200, {"203.0.113.7": ["scanner"]}),  # found is worse than missing
         (["/.env"], 404, {}),  # one probe is not yet a scan
         (["/wp-login.php", "/xmlrpc.php"], 200, {}),  # a WordPress site answering its own paths
-        (["/wp-login.php", "/xmlrpc.php"], 404, {"203.0.113.7": ["scanner"]}),
+        (["/wp-login.php", "/xmlrpc.php"], 404, {"203.0.113.7": ["credential_probe", "scanner"]}),
         (["/cgi-bin/imagemap/map1", "/cgi-bin/imagemap/map2"], 200, {}),  # a site with CGI (NASA 1995)
         (["/cgi-bin/.%2e/.%2e/bin/sh", "/cgi-bin/luci"], 400, {"203.0.113.7": ["injection", "scanner"]}),
     ],
@@ -161,7 +171,7 @@ def test_bruteforce_by_posts_to_one_path(settings: Settings) -> None:
 
 
 def test_bruteforce_by_failed_authentication(settings: Settings) -> None:
-    basic_auth = repeat({"path": "/admin/", "status": 401}, 10, seconds=4)
+    basic_auth = repeat({"path": "/members/", "status": 401}, 10, seconds=4)
     assert kinds_found(settings, *basic_auth) == {"203.0.113.7": ["bruteforce"]}
 
 
@@ -247,6 +257,114 @@ def test_only_rows_with_their_ip_still_in_time_are_read(settings: Settings) -> N
     assert kinds_found(settings, *probes, now=late_now) == {}
 
 
+# ---------------------------------------------------------------- credential probes
+
+
+def flagged(settings: Settings, kind: str, *specs: dict[str, object]) -> set[str]:
+    """The clients flagged ``kind`` among ordinary visitors plus ``specs`` (``t``: seconds after T0)."""
+    rows = [{**{k: v for k, v in spec.items() if k != "t"}, "ts": T0 + timedelta(seconds=float(spec.get("t", 0)))}
+            for spec in specs]
+    return {ip for ip, kinds in kinds_found(settings, *rows).items() if kind in kinds}
+
+
+@pytest.mark.parametrize(
+    ("requests", "probe"),
+    [
+        ([("GET", "/wp-login.php", 404)], True),  # one request is enough
+        ([("GET", "/xmlrpc.php", 301)], True),  # a redirect counts for software everybody attacks
+        ([("GET", "//admin/login.php", 404)], True),  # repeated slashes, a login script
+        ([("POST", "/admin/index.asp", 418)], True),
+        ([("GET", "/Office/index.php/login/index.html", 404)], True),  # secrepo 2022
+        ([("GET", "/wp-login.php", 200)], False),  # the site runs WordPress: viewing its login page
+        ([("GET", "/xmlrpc.php", 304)], False),  # not modified: the site has it
+        ([("GET", "/admin", 302), ("GET", "/admin/login/", 200)], False),  # the site's own admin redirects
+        ([("GET", "/wp-admin/css/", 404)], False),  # a folder, not a login page
+        ([("GET", "/data/admin/allowurl.txt", 404)], False),  # a CMS fingerprint, not a login page
+        ([("GET", "/login/auth", 200)], False),  # zanbil's own login page
+    ],
+)
+def test_credential_probe_rules(settings: Settings, requests: list[tuple[str, str, int]], probe: bool) -> None:
+    specs = [{"method": m, "path": path, "status": status, "t": i} for i, (m, path, status) in enumerate(requests)]
+    assert flagged(settings, "credential_probe", *specs) == ({"203.0.113.7"} if probe else set())
+
+
+def test_declared_crawlers_are_exempt_from_credential_probes_fakes_and_scripts_are_not(settings: Settings) -> None:
+    dead_link = {"client_ip": "66.249.66.1", "user_agent": GOOGLEBOT, "path": "/wp-login.php", "status": 404}
+    fake_spider = {"client_ip": "171.216.91.218", "method": "POST", "path": "/admin/index.asp", "status": 404,
+                   "user_agent": "Mozilla/5.0+(compatible;+Baispider/2.0;++http://www.bai.com/search/spider.html)"}
+    script = {"client_ip": "120.131.11.207", "user_agent": "python-requests/2.20.1", "path": "/phpmyadmin/",
+              "status": 404}
+    assert flagged(settings, "credential_probe", dead_link, fake_spider, script) == {"171.216.91.218",
+                                                                                       "120.131.11.207"}
+
+
+def test_an_administrator_logging_in_is_no_probe(settings: Settings) -> None:
+    flow = [("GET", "/wp-admin/", 302), ("GET", "/wp-login.php", 200), ("POST", "/wp-login.php", 302),
+            ("GET", "/wp-admin/", 200)]
+    admin = [{"client_ip": "198.51.100.9", "method": m, "path": p, "status": s, "t": 5 * i}
+             for i, (m, p, s) in enumerate(flow)]
+    gave_up = [{"client_ip": "198.51.100.10", "method": m, "path": p, "status": s, "t": 5 * i}
+               for i, (m, p, s) in enumerate(flow[:2])]
+    # a failed login redirected back to its form is no login of its own
+    failed = [{"client_ip": "198.51.100.11", "method": m, "path": p, "status": s, "t": 5 * i, "is_page": page}
+              for i, (m, p, s, page) in enumerate([("GET", "/admin", 404, True), ("POST", "/login", 302, True),
+                                                    ("GET", "/login", 200, True), ("GET", "/style.css", 200, False)])]
+    assert flagged(settings, "credential_probe", *admin, *gave_up, *failed) == {"198.51.100.10", "198.51.100.11"}
+
+
+def test_credential_threshold_comes_from_the_policy(lake: Path) -> None:
+    settings = Settings(lake=lake, policy=policy_from_mapping({"detect": {"credential_min_requests": 2}}))
+    once = {"client_ip": "198.51.100.1", "path": "/wp-login.php", "status": 404}
+    twice = [{"client_ip": "198.51.100.2", "path": "/xmlrpc.php", "status": 404, "t": t} for t in (0, 6)]
+    assert flagged(settings, "credential_probe", once, *twice) == {"198.51.100.2"}
+
+
+# ---------------------------------------------------------------- form abuse
+
+
+def rounds(ip: str, path: str, count: int, fill: float, gap: float = 600, get: bool = True) -> list[dict[str, object]]:
+    """``count`` rounds of (GET path,) POST path ``fill`` seconds later, ``gap`` seconds apart."""
+    out: list[dict[str, object]] = []
+    for i in range(count):
+        if get:
+            out.append({"client_ip": ip, "path": path, "t": i * gap})
+        out.append({"client_ip": ip, "method": "POST", "path": path, "status": 302, "t": i * gap + fill})
+    return out
+
+
+def test_form_abuse_by_fill_time_and_by_volume(settings: Settings) -> None:
+    found = flagged(
+        settings, "form_abuse",
+        *rounds("198.51.100.1", "/join_form", 1, fill=1),  # one sign-up 1 s after loading the form
+        *rounds("198.51.100.2", "/contact", 2, fill=45),  # a person writing to the site twice
+        *rounds("198.51.100.3", "/login", 4, fill=1),  # a password manager: logins are no fill-time case
+        *rounds("198.51.100.4", "/login", 5, fill=8, get=False),  # five blind login POSTs: volume
+        *rounds("198.51.100.5", "/contact", 6, fill=30),  # six contact messages in a day: volume
+        {"client_ip": "198.51.100.6", "path": "/groups/5"},  # a one-click button on a page ...
+        {"client_ip": "198.51.100.6", "method": "POST", "path": "/groups/5/join", "status": 302, "t": 1},
+        *[{"client_ip": "198.51.100.7", "method": "POST", "path": "/m/updateVariation", "t": 20 * i}
+          for i in range(11)],  # zanbil's shop AJAX
+        *rounds("198.51.100.8", "/wp-comments-post.php", 1, fill=2),
+        *rounds("198.51.100.9", "/join_form", 1, fill=1, get=False),  # a POST without loading the form
+    )
+    assert found == {"198.51.100.1", "198.51.100.4", "198.51.100.5", "198.51.100.8"}
+
+
+def test_form_volume_floor_rises_with_the_sites_median(settings: Settings) -> None:
+    # 20 clients posting 4 login forms each: median 4, floor 2.5 * 4 = 10; 9 stays below, 10 reaches it
+    regulars = [r for n in range(20) for r in rounds(f"198.51.100.{n + 20}", "/login", 4, fill=9, get=False)]
+    nine = rounds("203.0.113.9", "/login", 9, fill=9, get=False)
+    ten = rounds("203.0.113.10", "/login", 10, fill=9, get=False)
+    assert flagged(settings, "form_abuse", *regulars, *nine, *ten) == {"203.0.113.10"}
+    row = candidates.read_candidates(settings.lake).row(0, named=True)
+    assert (row["count_form_posts"], row["count_fast_form_posts"], row["score"]) == (10, 0, 1.0)
+
+
+def test_declared_crawlers_are_not_exempt_from_form_abuse(settings: Settings) -> None:
+    fake = [{**r, "user_agent": GOOGLEBOT} for r in rounds("198.51.100.66", "/join_form", 1, fill=1)]
+    assert flagged(settings, "form_abuse", *fake) == {"198.51.100.66"}
+
+
 # ---------------------------------------------------------------- thresholds from the policy
 
 
@@ -256,7 +374,7 @@ def test_thresholds_come_from_the_policy_file(tmp_path: Path, lake: Path) -> Non
     policy = load_policy(path)
     assert (policy.detect_scanner_min_probe_paths, policy.detect_flood_factor) == (3, 5.0)
 
-    probes = [{"path": p, "status": 404, "ts": T0 + timedelta(seconds=i)} for i, p in enumerate(["/.env", "/pma/"])]
+    probes = [{"path": p, "status": 404, "ts": T0 + timedelta(seconds=i)} for i, p in enumerate(["/.env", "/.git/"])]
     assert kinds_found(Settings(lake=lake, policy=policy), *probes) == {}
 
 
@@ -280,7 +398,7 @@ def test_detect_section_is_validated(section: dict[str, object], message: str) -
 
 
 def test_candidates_are_private_stable_and_audited(settings: Settings) -> None:
-    probes = [{"path": p, "status": 404, "ts": T0 + timedelta(seconds=i)} for i, p in enumerate(["/.env", "/pma/"])]
+    probes = [{"path": p, "status": 404, "ts": T0 + timedelta(seconds=i)} for i, p in enumerate(["/.env", "/.git/"])]
     store(settings.lake, make_rows(*visitors(), *probes))
 
     first = candidates.detect(settings, NOW)
@@ -295,7 +413,7 @@ def test_candidates_are_private_stable_and_audited(settings: Settings) -> None:
     assert row["candidate_id"] == first.candidates[0]["candidate_id"] == again.candidates[0]["candidate_id"]
     assert (row["site"], row["day"], row["kinds"], row["count_requests"], row["count_404"]) == (
         "shop", DAY, ["scanner"], 2, 2)
-    assert row["example_requests"] == ["GET /.env", "GET /pma/"]
+    assert row["example_requests"] == ["GET /.env", "GET /.git/"]
     assert row["user_agents"] == [BROWSER]
     assert (row["first_seen_at"], row["last_seen_at"]) == (T0, T0 + timedelta(seconds=1))
     assert row["detected_at"] == NOW + timedelta(hours=1)
@@ -398,6 +516,12 @@ def ingest_real(real_logs: Path, lake: Path, name: str, now: datetime) -> Settin
 
 
 CRAWLERS = ("googlebot", "bingbot", "yandexbot", "seznambot", "mj12bot", "baiduspider", "applebot")
+LABELS = json.loads((Path(__file__).resolve().parents[1] / "data" / "forensics-labels.json").read_text("utf-8"))
+
+
+def judged(log: str, family: str) -> set[str]:
+    """The clients of ``log`` judged abusive in ``family`` (tests/data/forensics-labels.json)."""
+    return {ip for ip, label in LABELS["labels"][log].items() if label[family]}
 
 
 def candidates_by_ip(settings: Settings) -> dict[str, dict[str, object]]:
@@ -415,8 +539,8 @@ def test_secrepo_2018_attackers_are_found(real_logs: Path, lake: Path) -> None:
     #   /self.logs/phpMyAdmin/index.php, phpinfo.php ... 58 requests in two minutes, 49 of them 404.
     assert "scanner" in found["202.115.12.166"]["kinds"]
     assert found["202.115.12.166"]["count_probe_paths"] >= 20
-    # 120.131.11.207 (python-requests): /phpmyadmin/, /pma/, /phpMyAdmin/, all 404.
-    assert found["120.131.11.207"]["kinds"] == ["scanner"]
+    # 120.131.11.207 (python-requests): /phpmyadmin/, /pma/, /phpMyAdmin/, all 404 (also a credential probe).
+    assert "scanner" in found["120.131.11.207"]["kinds"]
     # 198.72.227.213 (python-requests): 4156 requests guessing /self.logs/... archive names,
     #   2731 of them 404, up to 680 a minute.
     assert found["198.72.227.213"]["kinds"] == ["flood", "scanner"]
@@ -424,9 +548,15 @@ def test_secrepo_2018_attackers_are_found(real_logs: Path, lake: Path) -> None:
     # 222.186.20.115: "/news/html/?0'union/**/select/**/1/**/from/**/(select/**/count(*),concat(..."
     #   and "/HitCount.asp?...id=1 and 1=2 union select password from qianbo_admin".
     assert found["222.186.20.115"]["kinds"] == ["injection"]
-    # Nothing else: bingbot, YandexBot, SeznamBot, MJ12bot and some 300 visitors are not candidates;
-    # nor are the ~27 hosts that each tried /wp-login.php once (one probe is not a scan).
-    assert len(found) == 4
+    # The 31 clients judged credential probers (tests/data/forensics-labels.json: the Firefox/40.1
+    # WordPress botnet asking /wp-login.php once each, a DedeCMS login, a CMS fingerprinter ...) are
+    # credential_probe candidates; 29 of them are nothing else (one probe is not a scan).
+    probers = judged("secrepo_2018-12-15_combined.log", "credential_probe")
+    assert len(probers) == 31
+    assert {ip for ip, row in found.items() if "credential_probe" in row["kinds"]} == probers
+    assert found["120.131.11.207"]["kinds"] == ["credential_probe", "scanner"]
+    # Nothing else: bingbot, YandexBot, SeznamBot, MJ12bot and some 300 visitors are not candidates.
+    assert set(found) == probers | {"202.115.12.166", "198.72.227.213", "222.186.20.115"}
 
 
 def test_secrepo_2021_attackers_are_found(real_logs: Path, lake: Path) -> None:
@@ -438,7 +568,11 @@ def test_secrepo_2021_attackers_are_found(real_logs: Path, lake: Path) -> None:
     assert found["8.29.105.82"]["kinds"] == ["injection"]
     # 168.61.172.62: /.env and /vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php.
     assert found["168.61.172.62"]["kinds"] == ["scanner"]
-    assert len(found) <= 5
+    # The seven judged credential probers (/xmlrpc.php, /administrator/index.php, /phpmyadmin, /admin,
+    # a fake "Baispider" POSTing /admin/index.asp, a WordPress botnet client), and nothing else.
+    probers = judged("secrepo_2021_combined.log", "credential_probe")
+    assert {ip for ip, row in found.items() if row["kinds"] == ["credential_probe"]} == probers
+    assert set(found) == probers | {"125.78.229.99", "8.29.105.82", "168.61.172.62"}
 
 
 def test_basjes_form_spammer_is_found(real_logs: Path, lake: Path) -> None:
@@ -446,9 +580,13 @@ def test_basjes_form_spammer_is_found(real_logs: Path, lake: Path) -> None:
                                          datetime(2015, 10, 30, 16, tzinfo=UTC)))
     # 216.244.81.34 on 2015-10-26: 19 POST /login_form and 19 POST /join_form (the unadvertised
     # form every client of this log went for) between 06:07 and 13:09 UTC.
-    assert found["216.244.81.34"]["kinds"] == ["bruteforce"]
+    assert found["216.244.81.34"]["kinds"] == ["bruteforce", "form_abuse"]
     assert found["216.244.81.34"]["max_posts_one_path"] == 19
-    assert len(found) <= 3
+    assert found["216.244.81.34"]["count_form_posts"] == 38
+    # With the default 120 h only the last five days keep their IPs (test_detect_evaluation.py reads
+    # all six): every candidate is one of the clients judged form spammers, and no other kind shows.
+    assert set(found) <= judged("basjes_hackers_combined_ipv6.log", "form_abuse")
+    assert {kind for row in found.values() for kind in row["kinds"]} == {"bruteforce", "form_abuse"}
 
 
 @pytest.fixture(scope="module")

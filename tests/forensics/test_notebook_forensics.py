@@ -1,6 +1,6 @@
 """``notebooks/02-incident-forensics.ipynb``: committed stripped, and it runs end to end on a demo lake.
 
-The run goes candidate -> hold -> export -> verify on a small demo lake in ``tmp_path``, with the
+The run goes candidate -> hold -> timeline -> export -> verify on a small demo lake in ``tmp_path``, with the
 clock the demo lake was built for, in a kernel of this interpreter (``sys.executable``, the
 project's venv) through a kernel spec written for the test. The notebook's evidence folder lands
 in its ``tempfile.mkdtemp()``: ``TMPDIR`` points into ``tmp_path`` so the test finds it (through
@@ -10,6 +10,7 @@ the disclosure record and the manifest hash) and nothing is left behind.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,6 +105,12 @@ def test_forensics_notebook_runs_candidate_to_verified_export(
     assert hold.scope.ips and hold.scope.ips[0].startswith("198.51.100."), "expected the planted brute-forcer"
     assert hold.case_reference not in (hold.source_candidate, *hold.scope.ips)
 
+    # the incident timeline of the planted attack: its requests in time order, with gaps
+    assert f"incident timeline of hold {hold.id} ({hold.case_reference})" in text
+    assert re.search(rf"client {re.escape(hold.scope.ips[0])}: \d+ requests", text)
+    assert re.search(r"^\s+2\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+\+\d", text, re.M), "no gap on the second request"
+    assert "gaps between requests: median" in text
+
     # the export: one disclosure record, its folder found by its manifest hash, verified
     records = export.read_disclosures(lake)
     assert len(records) == 1
@@ -124,5 +131,5 @@ def test_forensics_notebook_runs_candidate_to_verified_export(
     assert not candidates.read_candidates(lake).is_empty()
 
     events = {e["event"] for e in auditlog.read_events(lake) if e.get("hold_id") == hold.id}
-    assert {"hold.open", "export"} <= events
+    assert {"hold.open", "export", "incident.timeline"} <= events
     assert auditlog.verify_chain(lake) == []

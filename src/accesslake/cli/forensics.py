@@ -88,6 +88,14 @@ def _incident(args: argparse.Namespace, ctx: Context) -> None:
     ctx.out.emit(hold.to_dict(), ([f"{done} hold {hold.id}"] if done else []) + hold.lines(now))
 
 
+def _incident_timeline(args: argparse.Namespace, ctx: Context) -> None:
+    """``incident timeline ID``: per client of the hold, its requests in time order with gaps."""
+    from accesslake.forensics.timeline import incident_timeline
+
+    story = incident_timeline(ctx.settings.lake, args.id, ctx.now, max_age_hours=ctx.settings.policy.max_age_hours)
+    ctx.out.emit(story.to_dict(), story.lines())
+
+
 def add_commands(sub: Any) -> None:
     p = register(sub, "detect", _detect, help="find abuse candidates (scanners, brute force, floods, payloads)")
     p.add_argument("--day", help="UTC day YYYY-MM-DD (default: every day still holding IPs)")
@@ -149,3 +157,7 @@ def add_commands(sub: Any) -> None:
     r = isub.add_parser("release", help="release a hold: its rows return anonymised in the next run")
     r.add_argument("id")
     r.add_argument("--by", required=True, help="who releases it")
+    t = isub.add_parser("timeline", help="an active hold's requests per client in time order, with gaps, "
+                        "status and bytes (audit-logged)")
+    t.add_argument("id")
+    t.set_defaults(handler=_incident_timeline)

@@ -8,7 +8,11 @@ are not yet past ``anonymize_after``) with the thresholds of the policy's
     <lake>/forensics/abuse_candidates/site=<site>/date=<day>/part-0.parquet
 
 one row per candidate (client, site, day): scanners, brute-force logins,
-floods, injection payloads and odd methods (see ``docs/forensics.md``). The
+floods, injection payloads, odd methods, form abuse and credential probes (see
+``docs/forensics.md``). The model reads temp tables built first, in order, from
+``sql/forensics/``: ``day_requests`` (the day's rows still personal and in
+time), ``day_paths`` (their paths classified), ``form_abuse`` and
+``credential_probes`` (the two families' measures per client). The
 files hold IP addresses, so folders are 0700 and files 0600, written
 atomically; a day without candidates has no file (a stale one is removed).
 
@@ -28,6 +32,7 @@ The caller holds the writer lock (:func:`accesslake.storage.writer_lock`) for
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -40,8 +45,8 @@ from accesslake import holds, storage
 from accesslake.config import Settings
 from accesslake.errors import AccesslakeError, HoldError
 from accesslake.policy import Policy
-from accesslake.schema import CANDIDATE_SCHEMA
-from accesslake.sqlfiles import query
+from accesslake.schema import CANDIDATE_SCHEMA, conform
+from accesslake.sqlfiles import query, read_sql
 from accesslake.storage import LakePath, Layout, auditlog
 
 __all__ = [
@@ -55,7 +60,9 @@ __all__ = [
 ]
 
 MODEL = "forensics/abuse_candidates"
-KINDS = ("bruteforce", "flood", "injection", "odd_method", "scanner")
+#: The temp tables the model reads, built in this order from sql/forensics/<name>.sql.
+INPUTS = ("day_requests", "day_paths", "form_abuse", "credential_probes")
+KINDS = ("bruteforce", "credential_probe", "flood", "form_abuse", "injection", "odd_method", "scanner")
 
 
 
@@ -102,7 +109,31 @@ def _params(policy: Policy) -> dict[str, Any]:
         "flood_factor": float(policy.detect_flood_factor),
         "injection_min_requests": policy.detect_injection_min_requests,
         "odd_method_min_requests": policy.detect_odd_method_min_requests,
+        "form_min_posts": policy.detect_form_min_posts,
+        "form_factor": float(policy.detect_form_factor),
+        "form_max_fill_seconds": float(policy.detect_form_max_fill_seconds),
+        "form_min_fast_posts": policy.detect_form_min_fast_posts,
+        "credential_min_requests": policy.detect_credential_min_requests,
     }
+
+
+def _bound(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters the model ``name`` uses outside its comment lines (DuckDB refuses unused ones)."""
+    code = re.sub(r"^\s*--.*$", "", read_sql(name), flags=re.MULTILINE)
+    used = set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", code))
+    return {key: value for key, value in params.items() if key in used}
+
+
+def _run_day(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> pl.DataFrame:
+    """The model over one site and day: its input tables first (:data:`INPUTS`), then the candidates."""
+    for table in INPUTS:
+        name = f"forensics/{table}"
+        con.execute(f"create or replace temp table {table} as {read_sql(name)}", _bound(name, params)).fetchall()
+    try:
+        return query(MODEL, _bound(MODEL, params), con)
+    finally:
+        for table in reversed(INPUTS):
+            con.execute(f"drop table if exists {table}").fetchall()
 
 
 def _target(lake: LakePath, site: str, day: date) -> LakePath:
@@ -140,12 +171,8 @@ def detect(settings: Settings, now: datetime, day: date | None = None, site: str
             result.partitions.append(f"{part.site}/{part.day.isoformat()}")
             try:
                 with storage.local_copies(lake, stored, f"detect-{part.site}-{part.day.isoformat()}") as files:
-                    found = query(
-                        MODEL,
-                        {**params, "files": [str(p) for p in files], "site": part.site, "day": part.day,
-                         "now": now, "cutoff": cutoff},
-                        con,
-                    )
+                    found = _run_day(con, {**params, "files": [str(p) for p in files], "site": part.site,
+                                           "day": part.day, "now": now, "cutoff": cutoff})
             except duckdb.Error as exc:
                 raise AccesslakeError(f"sql/{MODEL}.sql: detection failed on {part.path}: {exc}") from exc
             frame = _conform(found)
@@ -176,7 +203,8 @@ def detect(settings: Settings, now: datetime, day: date | None = None, site: str
 
 
 def _conform(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.select([pl.col(name).cast(dtype) for name, dtype in CANDIDATE_SCHEMA.items()])
+    """The stored columns in order; candidates written before a column existed read it as NULL."""
+    return conform(frame, CANDIDATE_SCHEMA)
 
 
 def read_candidates(lake: LakePath, *, site: str | None = None, day: date | None = None) -> pl.DataFrame:
@@ -202,6 +230,7 @@ def hold_from_candidate(
     authorized_by: str,
     now: datetime,
     review_days: int | None = None,
+    confirm_broad: str | None = None,
 ) -> holds.Hold:
     """Open an incident hold on a candidate's IP for its whole UTC day.
 
@@ -212,7 +241,7 @@ def hold_from_candidate(
     found = read_candidates(settings.lake).filter(pl.col("candidate_id") == candidate_id)
     if not found.height:
         raise HoldError(
-            f"unknown abuse candidate {candidate_id!r}; list them with `accesslake candidates` "
+            f"unknown abuse candidate {candidate_id!r}; list them with `accesslake detect --list` "
             "(candidates are deleted once their requests pass anonymize_after)"
         )
     row = found.row(0, named=True)
@@ -235,4 +264,5 @@ def hold_from_candidate(
         review_days=review_days,
         max_review_days=settings.policy.max_review_days,
         source_candidate=candidate_id,
+        confirm_broad=confirm_broad,
     )
