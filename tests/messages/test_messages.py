@@ -22,10 +22,10 @@ from hypothesis import given
 from hypothesis import settings as settings_
 from hypothesis import strategies as st
 
+from accesslake import messages
 from accesslake.config import Settings
 from accesslake.errors import ConfigError, InputError, NotFoundError
 from accesslake.messages import mailstore
-from accesslake.messages import register as messages
 from accesslake.messages.periods import KINDS, due_date, period_years
 from accesslake.policy import Policy, load_policy
 from accesslake.storage.auditlog import audit_log_path, read_events, verify_chain

@@ -1,4 +1,4 @@
-"""The retention policy and what anonymisation does to each column.
+"""The policy file: every setting, validated once into a frozen :class:`Policy`.
 
 The policy file is TOML; every key is optional and defaults to the rules in
 ``docs/privacy-rules.md``::
@@ -49,48 +49,28 @@ The policy file is TOML; every key is optional and defaults to the rules in
     no_contract_years = 3          # no contract: at the latest 3 (limitation period)
     pending_report_days = 30       # unclassified messages older than this are reported
 
-Anonymisation (rules A1-A4) is one vectorised Polars transform:
-:func:`anonymize_exprs` rewrites the personal columns of the rows selected by a
-mask and leaves every other row untouched.
+Unknown sections and keys are refused by name; values of the wrong type, or
+not finite, are refused naming the key.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import tomllib
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from accesslake.errors import ConfigError
+from accesslake.policy.sites import SiteSettings, site_options
 
-__all__ = [
-    "HARD_LIMIT_HOURS",
-    "IP_LIKE_PATTERN",
-    "PERSONAL_COLUMNS",
-    "Policy",
-    "anonymize_exprs",
-    "deadline_expr",
-    "due_mask",
-    "SiteSettings",
-    "load_policy",
-    "site_settings",
-    "scrub_reject_exprs",
-    "scrub_text_expr",
-]
+__all__ = ["HARD_LIMIT_HOURS", "Policy", "load_policy", "policy_from_mapping"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("accesslake.policy")  # the name operators configure, stable across modules
 
 HARD_LIMIT_HOURS = 168
-
-# Columns that identify a person or link rows; all NULL after anonymisation
-# (client_ip may instead be truncated when the policy asks for it).
-PERSONAL_COLUMNS = ("client_ip", "session_id", "remote_user", "forwarded_for")
 
 _SECTIONS: dict[str, dict[str, str]] = {
     "retention": {
@@ -242,8 +222,8 @@ def load_policy(path: Path) -> Policy:
 
 
 def policy_from_mapping(raw: dict[str, Any], source: str = "policy") -> Policy:
-    raw, site_options = _site_options(raw, source)
-    kwargs: dict[str, Any] = {"site_options": site_options}
+    raw, per_site = site_options(raw, source)
+    kwargs: dict[str, Any] = {"site_options": per_site}
     types = {f.name: f.type for f in fields(Policy)}
     for section, values in raw.items():
         if section not in _SECTIONS or not isinstance(values, dict):
@@ -269,163 +249,3 @@ def policy_from_mapping(raw: dict[str, Any], source: str = "policy") -> Policy:
         return Policy(**kwargs)
     except ConfigError as exc:
         raise ConfigError(str(exc).replace("policy:", f"{source}:", 1)) from None
-
-
-def deadline_expr(policy: Policy, hours: float | None = None) -> pl.Expr:
-    """Rule T3: (earlier of request time and receive time) + ``hours`` (default max_age)."""
-    limit = policy.max_age_hours if hours is None else hours
-    base = pl.min_horizontal(pl.col("ts"), pl.col("received_at"))
-    return base + pl.duration(microseconds=int(limit * 3_600_000_000))
-
-
-def due_mask(policy: Policy, now: datetime) -> pl.Expr:
-    """Rows past ``anonymize_after`` at ``now`` and not yet anonymised."""
-    limit = deadline_expr(policy, policy.anonymize_after_hours)
-    return (limit <= pl.lit(now)) & pl.col("anonymized_at").is_null()
-
-
-_IPV4 = r"\b(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\b"
-# Full form (eight groups) or compressed with "::" beside a hex group, as whole
-# tokens; a log time (2015:04:11:25), "rv:120.0" or "std::vector" does not match.
-_IPV6 = (
-    r"(?i)\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b"
-    r"|\b(?:[0-9a-f]{1,4}:)+:(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*\b)?"
-    r"|::[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*\b"
-)
-#: Rule A4's IP-like token as one pattern (RE2 and Rust syntax): the audit searches stored text with it.
-IP_LIKE_PATTERN = "(?i)(?:" + _IPV4 + ")|(?:" + _IPV6.removeprefix("(?i)") + ")"
-
-
-# A host name standing alone (two or more labels; not in a path "/index.html" or a version "Firefox/128.0").
-_HOST = r"(^|[^\w./-])((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
-
-
-def _scrub_tokens(expr: pl.Expr, *, hosts: bool) -> pl.Expr:
-    expr = expr.str.replace_all(_IPV4, "[ip]").str.replace_all(_IPV6, "[ip]")
-    return expr.str.replace_all(_HOST, "${1}[host]") if hosts else expr
-
-
-def scrub_text_expr(text: str | pl.Expr, *, leading_host: bool = True, hosts: bool = False) -> pl.Expr:
-    """Rule A4: replace IP-like tokens (and the leading field; with ``hosts``, host names too) in free text."""
-    expr = _scrub_tokens(pl.col(text) if isinstance(text, str) else text, hosts=hosts)
-    return expr.str.replace(r"^\S+", "[host]") if leading_host else expr
-
-
-def scrub_reject_exprs(mask: pl.Expr, now: datetime, scrubbed: pl.Expr | None = None) -> list[pl.Expr]:
-    """Expressions that scrub the rejected lines selected by ``mask`` (rule A4) and stamp ``scrubbed_at``;
-    ``scrubbed``: the line scrubbed by its format (accesslake.ingest.scrub), else by tokens and leading field."""
-    line = scrub_text_expr("line", hosts=True) if scrubbed is None else scrubbed
-    return [
-        pl.when(mask).then(line).otherwise(pl.col("line")).alias("line"),
-        pl.when(mask).then(pl.lit(now).cast(pl.Datetime("us", "UTC"))).otherwise(pl.col("scrubbed_at"))
-        .alias("scrubbed_at"),
-    ]
-
-
-def _truncate_ip(value: str, v4: int, v6: int) -> str | None:
-    try:
-        ip = ipaddress.ip_address(value.strip("[]"))
-    except ValueError:
-        return None  # a hostname cannot be truncated: drop it
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    prefix = v4 if ip.version == 4 else v6
-    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
-
-
-def _client_ip_expr(policy: Policy) -> pl.Expr:
-    if policy.client_ip_treatment == "null":
-        return pl.lit(None, dtype=pl.String)
-    v4, v6 = policy.ipv4_prefix, policy.ipv6_prefix
-
-    def truncate(series: pl.Series) -> pl.Series:
-        uniques = series.unique().drop_nulls()
-        mapping = {u: _truncate_ip(u, v4, v6) for u in uniques.to_list()}
-        return series.replace_strict(mapping, default=None, return_dtype=pl.String)
-
-    return pl.col("client_ip").map_batches(truncate, return_dtype=pl.String)
-
-
-def anonymize_exprs(policy: Policy, now: datetime, mask: pl.Expr) -> list[pl.Expr]:
-    """Expressions that anonymise the rows selected by ``mask`` (rules A1-A3).
-
-    Applied with ``frame.with_columns(anonymize_exprs(...))``: rows outside the
-    mask keep every value; the schema does not change.
-    """
-
-    def when(expr: pl.Expr, column: str) -> pl.Expr:
-        return pl.when(mask).then(expr).otherwise(pl.col(column)).alias(column)
-
-    nothing = pl.lit(None, dtype=pl.String)
-    scheme = pl.col("referrer").str.extract(r"^([A-Za-z][A-Za-z0-9+.\-]*://)", 1)
-    host = pl.col("referrer").str.extract(r"^[A-Za-z][A-Za-z0-9+.\-]*://(?:[^@/?#]*@)?([^/?#]*)", 1)
-    origin = scheme + host  # scheme://host[:port]; no user info, path or query
-    return [
-        when(_client_ip_expr(policy), "client_ip"),
-        when(nothing, "session_id"),
-        when(nothing, "remote_user"),
-        when(nothing, "forwarded_for"),
-        when(nothing, "query"),
-        when(origin, "referrer"),
-        when(nothing, "user_agent"),
-        when(_scrub_tokens(pl.col("vhost"), hosts=False), "vhost"),  # A4: a client or server address logged there
-        when(pl.lit(now).cast(pl.Datetime("us", "UTC")), "anonymized_at"),
-    ]
-
-
-# ----------------------------------------------------------------- per-site settings (marts and report)
-
-
-@dataclass(frozen=True)
-class SiteSettings:
-    """[site] days / own_hosts and [sites.NAME] timezone / days / own_hosts: how the marts treat a site.
-
-    ``days``: "local" (dates in ``timezone``) or "utc"; ``own_hosts``: lower case, ``*.example.org``
-    is example.org and its subdomains. None in a [sites.NAME] entry: as in [site].
-    """
-
-    timezone: str | None = None
-    days: str | None = None
-    own_hosts: tuple[str, ...] | None = None
-
-
-def _site_entry(values: Any, where: str) -> SiteSettings:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    unknown = sorted(set(values) - {"timezone", "days", "own_hosts"}) if isinstance(values, dict) else ["?"]
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; known: timezone, days, own_hosts")
-    zone, days, hosts = values.get("timezone"), values.get("days"), values.get("own_hosts")
-    try:
-        _ = None if zone is None else ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
-        raise ConfigError(f"{where} timezone: unknown time zone {zone!r}; write e.g. Europe/Berlin") from exc
-    if days not in (None, "local", "utc"):
-        raise ConfigError(f'{where} days must be "local" or "utc", got {days!r}')
-    if hosts is not None and not (isinstance(hosts, list) and all(isinstance(h, str) and h.strip(". ") for h in hosts)):
-        raise ConfigError(f'{where} own_hosts must be a list of host names, e.g. ["example.org", "*.example.org"]')
-    own = None if hosts is None else tuple(h.strip().strip(".").lower() for h in hosts)
-    return SiteSettings(timezone=zone, days=days, own_hosts=own)
-
-
-def _site_options(raw: dict[str, Any], source: str) -> tuple[dict[str, Any], tuple[tuple[str, SiteSettings], ...]]:
-    """Take [site] days / own_hosts and the [sites.NAME] tables out of ``raw``; the rest goes on as before."""
-    rest, site, sites = {k: v for k, v in raw.items() if k != "sites"}, raw.get("site"), raw.get("sites", {})
-    options: list[tuple[str, SiteSettings]] = []
-    if isinstance(site, dict) and {"days", "own_hosts"} & set(site):
-        options.append(("", _site_entry({k: v for k, v in site.items() if k in ("days", "own_hosts")},
-                                        f"{source}: [site]")))
-        rest["site"] = {k: v for k, v in site.items() if k not in ("days", "own_hosts")}
-    if not isinstance(sites, dict):
-        raise ConfigError(f"{source}: [sites] must hold one table per site, e.g. [sites.blog]")
-    options += [(str(name), _site_entry(values, f"{source}: [sites.{name}]")) for name, values in sites.items()]
-    return rest, tuple(options)
-
-
-def site_settings(policy: Policy, site: str) -> SiteSettings:
-    """The settings of ``site``, every field filled: [sites.NAME] over [site] over the defaults."""
-    found = dict(policy.site_options)
-    base, own = found.get("", SiteSettings()), found.get(site, SiteSettings())
-    hosts = own.own_hosts if own.own_hosts is not None else base.own_hosts
-    return SiteSettings(timezone=own.timezone or policy.site_timezone, days=own.days or base.days or "local",
-                        own_hosts=hosts or ())
