@@ -199,3 +199,14 @@ def test_no_progress_reaches_a_pipe(tmp_path: Path, log: Path) -> None:
     assert code == 0
     assert "\r" not in err and "\x1b" not in err  # no progress bar into a file or pipe
 
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_global_options_work_before_or_after_the_command(tmp_path: Path, log: Path, where: str) -> None:
+    lake = tmp_path / "lake"
+    options = ["--lake", str(lake), "--now", NOW.isoformat(), "--json"]
+    argv = [*options, "ingest", str(log)] if where == "before" else ["ingest", str(log), *options]
+    code, out, err = run_cli(argv)
+    assert (code, err) == (0, "")
+    (result,) = json.loads(out)
+    assert result["status"] == "ingested" and (lake / "requests").is_dir()  # the lake given was used

@@ -150,7 +150,28 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in (ingest, lake, analytics, forensics, messages, demo, subjects):
         group.add_commands(sub)
+    _global_options_anywhere(parser)
     return parser
+
+
+def _global_options_anywhere(parser: argparse.ArgumentParser) -> None:
+    """Accept the global options after the command too (``accesslake sql "..." --json``): each command's
+    parser gets them with a default that leaves the value given before the command in place."""
+    shared = [a for a in parser._actions if a.option_strings and a.dest in ("lake", "now", "policy", "json", "wait")]
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for child in dict.fromkeys(action.choices.values()):
+            group = child.add_argument_group("global options (also accepted before the command)")
+            for option in shared:
+                kwargs: dict[str, Any] = {"dest": option.dest, "default": argparse.SUPPRESS, "help": option.help}
+                if isinstance(option, argparse._StoreTrueAction):
+                    kwargs["action"] = "store_true"
+                else:
+                    kwargs["type"] = option.type
+                    kwargs["metavar"] = option.metavar or option.dest.upper()
+                group.add_argument(*option.option_strings, **kwargs)
+            _global_options_anywhere(child)
 
 
 def _fail(message: str, code: int) -> int:
