@@ -116,6 +116,7 @@ def test_headline_stats(built: Path) -> None:
         "requests": 6, "page_views": 3, "visits": 2,  # page views: 2xx/304 of people (rows 1, 3, 4)
         "unique_visitors": 3, "bytes": 3600, "status": {"2xx": 3, "3xx": 1, "4xx": 1, "5xx": 1},
         "error_rate": pytest.approx(2 / 6), "bot_share": pytest.approx(2 / 6), "is_approximate": False,
+        "visitor_days_unknown": 0,
     }
     assert [(d["site"], d["date"], d["requests"]) for d in stats["per_day"]] == [(SITE, DAY, 6)]
     assert headline_stats(built, site="other")["requests"] == 0

@@ -210,3 +210,20 @@ def test_global_options_work_before_or_after_the_command(tmp_path: Path, log: Pa
     assert (code, err) == (0, "")
     (result,) = json.loads(out)
     assert result["status"] == "ingested" and (lake / "requests").is_dir()  # the lake given was used
+
+
+def test_an_archive_s_visitors_are_not_known_rather_than_zero(tmp_path: Path) -> None:
+    """Lines older than anonymize_after lose their IPs before they are written (P3): the visitor figures of
+    their days cannot be counted, and stats and the report say so instead of printing 0."""
+    lake, target = tmp_path / "lake", tmp_path / "r.html"
+    old = write_lines(tmp_path / "old.log", traffic(make_ips("198.51.100", 12), NOW - timedelta(days=30)))
+    recent = write_lines(tmp_path / "new.log", traffic(make_ips("203.0.113", 5), DAY, step=timedelta(minutes=9)))
+    assert run_cli(at(lake, NOW, "ingest", old, recent))[0] == 0
+
+    stats = json.loads(run_cli(at(lake, NOW, "--json", "stats"))[1])
+    assert stats["visitor_days_unknown"] == 2  # the archive's two days
+    assert stats["unique_visitors"] == 5  # the recent day alone, its visitors known
+    text = run_cli(at(lake, NOW, "stats", "--from", "2026-10-30", "--to", "2026-10-31"))[1]
+    assert "visits           not known" in text and "never stored" in text
+    assert run_cli(at(lake, NOW, "report", "--out", target))[0] == 0
+    assert 'data-key="unknown_visitor_days" data-value="2"' in target.read_text(encoding="utf-8")

@@ -15,17 +15,27 @@ __all__ = ["headline_stats"]
 _STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 
 
+def _unknown_visitors(frame: pl.DataFrame) -> pl.Expr:
+    """Days whose visitor figures are not known: every row had lost its IP before the day was first built
+    (an archive ingested past anonymize_after: rule P3 keeps the IPs from ever being stored)."""
+    return pl.col("is_approximate") & (pl.col("count_unique_visitors") == 0) & (pl.col("count_requests") > 0)
+
+
 def _totals(frame: pl.DataFrame) -> dict[str, Any]:
-    def total(column: str) -> int:
-        return int(frame[column].sum()) if frame.height else 0
+    def total(column: str, rows: pl.DataFrame = frame) -> int:
+        # Python integers: a day's sums saturate at 2^63 - 1, so a sum of days may exceed Int64
+        return sum(int(value) for value in rows[column].drop_nulls()) if rows.height else 0
 
     requests = total("count_requests")
     errors = total("count_4xx") + total("count_5xx")
+    known = frame.filter(~_unknown_visitors(frame)) if frame.height else frame
+    unknown_days = frame.height - known.height
     return {
         "requests": requests,
         "page_views": total("count_page_views"),
-        "visits": total("count_visits"),
-        "unique_visitors": total("count_unique_visitors"),
+        "visits": total("count_visits", known) if known.height else None,
+        "unique_visitors": total("count_unique_visitors", known) if known.height else None,
+        "visitor_days_unknown": unknown_days,
         "bytes": total("sum_bytes"),
         "status": {cls: total(f"count_{cls}") for cls in _STATUS_CLASSES},
         "error_rate": errors / requests if requests else None,
@@ -81,5 +91,6 @@ def _empty_totals() -> dict[str, Any]:
         "status": dict.fromkeys(_STATUS_CLASSES, 0),
         "error_rate": None,
         "bot_share": None,
+        "visitor_days_unknown": 0,
         "is_approximate": False,
     }

@@ -39,6 +39,11 @@ def selection(stats: dict[str, Any]) -> str:
     return f"{who}, {_period(first, last, stats['days'])}"
 
 
+def _count(value: int | None) -> str:
+    """A count, or "not known" (visitor figures of days whose IPs were never stored)."""
+    return "not known" if value is None else f"{value:,}"
+
+
 def stats_lines(stats: dict[str, Any], out: Output) -> list[str]:
     """``stats`` (:func:`accesslake.analytics.headline_stats`) as lines for a person."""
     head = selection(stats)
@@ -53,17 +58,21 @@ def stats_lines(stats: dict[str, Any], out: Output) -> list[str]:
         head,
         f"  requests         {stats['requests']:,}",
         f"  page views       {stats['page_views']:,}",
-        f"  visits           {stats['visits']:,}",
-        f"  unique visitors  {stats['unique_visitors']:,}" + (" (sum of the daily figures)" if stats["days"] > 1
-                                                               else ""),
+        f"  visits           {_count(stats['visits'])}",
+        f"  unique visitors  {_count(stats['unique_visitors'])}" + (" (sum of the daily figures)"
+                                                                    if stats["days"] > 1 else ""),
         f"  transferred      {_size(stats['bytes'])}",
         "  status           " + ", ".join(f"{cls} {status[cls]:,}" for cls in ("2xx", "3xx", "4xx", "5xx")),
         f"  error rate       {_share(stats['error_rate'])} (4xx and 5xx)",
         f"  bot share        {_share(stats['bot_share'])}",
     ]
-    if stats["is_approximate"]:
+    unknown = stats.get("visitor_days_unknown", 0)
+    if unknown:
+        lines.append(f"  (visitors and visits not known for {unknown} day(s): their lines arrived after "
+                     "anonymize_after, so their IPs were never stored; they are left out of the visitor figures)")
+    if stats["is_approximate"] and unknown < len(stats["per_day"]):
         lines.append("  (approximate: some days' visitor figures were built after their IPs were anonymised)")
-    rows = [(d["date"], d["site"], d["requests"], d["page_views"], d["visits"], d["unique_visitors"], d["bytes"])
-            for d in stats["per_day"]]
+    rows = [(d["date"], d["site"], d["requests"], d["page_views"], _count(d["visits"]), _count(d["unique_visitors"]),
+             d["bytes"]) for d in stats["per_day"]]
     lines += ["", "per day:", out.table(_PER_DAY, rows, right=_PER_DAY[2:]).rstrip("\n")]
     return lines

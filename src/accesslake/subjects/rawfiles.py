@@ -115,7 +115,8 @@ def carry_over(lake: LakePath, path: LakePath, original: bytes, masked: bytes, n
             seen_sha256=hashlib.sha256(masked[:seen]).hexdigest(),
             head_sha256=hashlib.sha256(masked[:min(seen, HEAD_BYTES)]).hexdigest(),
             pending_partial_line=bool(last.get("pending_partial_line")), compressed=bool(last.get("compressed")),
-            min_ts=known.oldest.isoformat(), ingested_at=known.oldest.isoformat(), note=f"subject erase: {known.key} with tokens masked",
+            min_ts=known.oldest.isoformat(), ingested_at=known.oldest.isoformat(),
+            note=f"subject erase: {known.key} with tokens masked",
         )
         taken.add(record.file_key)
         body = asdict(record)

@@ -38,13 +38,21 @@ def panel_headline(c: Context) -> str:
     humans = c.rows("visits", is_bot=False)
     visits = sum(r["visits"] for r in humans)
     days = len(daily)
+    # Days whose every row had lost its IP before they were first built (an archive ingested past
+    # anonymize_after: rule P3 never stores those IPs): their visitor figures are not known, not zero.
+    unknown = [str(r["date"]) for r in daily if r["is_approximate"] and not r["unique_visitors"] and r["requests"]]
+    known = days > len(unknown)
+
+    def visitors(column: str) -> int | None:
+        return c.total(column) if known else None
+
     per_day = f"≈ {format_value(requests / days, 'int')} per day" if days else ""
     tiles = [
         tile("requests", "Requests", requests, "int", esc(per_day)),
         tile("page_views", "Page views", c.total("page_views"), "int", "pages answered 2xx/304 to people"),
-        tile("visits", "Visits", c.total("visits"), "int", "of people: 30-minute sessions"),
-        tile("unique_visitors", "Unique visitors", c.total("unique_visitors"), "int", "GoAccess definition, see note"),
-        tile("human_visitors", "Visitors (people)", c.total("human_visitors"), "int", "the same, people only"),
+        tile("visits", "Visits", visitors("visits"), "int", "of people: 30-minute sessions"),
+        tile("unique_visitors", "Unique visitors", visitors("unique_visitors"), "int", "GoAccess definition, see note"),
+        tile("human_visitors", "Visitors (people)", visitors("human_visitors"), "int", "the same, people only"),
         tile("bytes", "Data sent", c.total("bytes"), "bytes", esc(f"{c.total('bytes'):,} bytes")),
         tile("error_rate", "Error rate", ratio(errors, requests), "pct",
               esc(f"{c.total('count_4xx'):,} 4xx + {c.total('count_5xx'):,} 5xx")),
@@ -57,7 +65,7 @@ def panel_headline(c: Context) -> str:
         tile("avg_visit_s", "Visit duration", ratio(sum(r["duration_s"] or 0 for r in humans), visits), "s",
               "average, first to last page"),
     ]
-    approximate = [str(r["date"]) for r in daily if r["is_approximate"]]
+    approximate = [str(r["date"]) for r in daily if r["is_approximate"] and str(r["date"]) not in unknown]
     notes = [
         "<b>Page views</b> follow the log-analytics tools (Matomo's log import): a page, not a static file, "
         "answered 2xx or 304 to a GET or POST of a person; errors, redirects, HEAD requests and automated "
@@ -68,6 +76,13 @@ def panel_headline(c: Context) -> str:
         "over several days the daily figures are summed (someone who comes back on three days counts three "
         "times). <b>Visitors (people)</b>: the same without automated clients.",
     ]
+    if unknown:
+        notes.append(
+            f'<span class=flag data-key="unknown_visitor_days" data-value="{len(unknown)}">Not known:</span> '
+            f"visitor figures of {esc(', '.join(unknown))}: their lines arrived after anonymize_after, so their "
+            "IP addresses were never stored (privacy rule P3) and visitors cannot be counted; those days count "
+            "as zero in the sums."
+        )
     if approximate:
         notes.append(
             f'<span class=flag data-key="approximate_days" data-value="{len(approximate)}">Approximate:</span> '
