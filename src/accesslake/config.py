@@ -61,6 +61,10 @@ class Settings:
         return site_settings(self.policy, name)
 
 
+#: The years a clock may name (``--now``, hold windows): far from the calendar's ends.
+FIRST_YEAR, LAST_YEAR = 1900, 9000
+
+
 def parse_now(value: str, *, option: str = "--now") -> datetime:
     """Parse an ISO-8601 instant; a value without offset is taken as UTC."""
     text = value.strip()
@@ -74,7 +78,15 @@ def parse_now(value: str, *, option: str = "--now") -> datetime:
         ) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise ConfigError(f"{option}: {value!r} is outside the calendar once converted to UTC") from exc
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        # Every rule adds or subtracts hours, days and years (max_age, review dates, message periods):
+        # a clock near the ends of the calendar would overflow them.
+        raise ConfigError(f"{option}: {value!r} is outside the years {FIRST_YEAR} to {LAST_YEAR} this clock accepts")
+    return moment
 
 
 def resolve_now(value: str | None = None, env: dict[str, str] | None = None) -> datetime:

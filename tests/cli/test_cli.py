@@ -119,6 +119,16 @@ def test_a_bad_clock_is_a_usage_error(tmp_path: Path, lake: Path, capsys: pytest
     assert "--now: 'yesterday' is not an ISO-8601 time" in err
 
 
+@pytest.mark.parametrize("clock", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "0001-01-01T00:30:00+01:00"])
+def test_a_clock_at_the_ends_of_the_calendar_is_a_usage_error(
+    lake: Path, capsys: pytest.CaptureFixture[str], clock: str
+) -> None:
+    """Every rule adds or subtracts hours and years: a clock near year 1 or 9999 would overflow them."""
+    code, out, err = run(capsys, "--lake", str(lake), "--now", clock, "audit")
+    assert code == 2 and out == ""
+    assert err.startswith(f"accesslake: error: --now: {clock!r}") and len(err.splitlines()) == 1
+
+
 # ----------------------------------------------------------------- the library never imports Prefect
 
 
