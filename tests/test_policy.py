@@ -450,3 +450,14 @@ def test_bad_site_settings_name_the_key(tmp_path: Path, text: str, message: str)
     with pytest.raises(ConfigError) as err:
         load_policy(path)
     assert str(err.value).replace(str(tmp_path) + "/", "").startswith(message)
+
+
+def test_an_unknown_time_zone_names_the_policy_file(tmp_path: Path) -> None:
+    from accesslake.config import load_settings
+    from accesslake.errors import ConfigError
+
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    (lake / "policy.toml").write_text('[site]\ntimezone = "Mars/Olympus"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"policy\.toml: \[site\] timezone: unknown time zone 'Mars/Olympus'"):
+        load_settings(lake)

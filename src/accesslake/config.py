@@ -120,5 +120,7 @@ def load_settings(
     try:
         ZoneInfo(policy.site_timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(f"policy site_timezone: unknown time zone {policy.site_timezone!r}") from exc
+        where = policy_file or "the default policy"
+        raise ConfigError(f"{where}: [site] timezone: unknown time zone {policy.site_timezone!r}; "
+                          "write an IANA name such as Europe/Berlin") from exc
     return Settings(lake=lake_path, policy=policy)
