@@ -32,6 +32,7 @@ from accesslake import __version__
 from accesslake.cli.output import Output
 from accesslake.config import Settings, load_settings, resolve_now
 from accesslake.errors import AccesslakeError, AuditError
+from accesslake.storage.s3 import describe_error
 
 __all__ = ["EXIT_AUDIT", "EXIT_INTERNAL", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "Context", "Parser",
            "PartialFailure", "UsageError", "build_parser", "example_epilog", "main", "register"]
@@ -219,6 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail("interrupted; a re-run recovers whatever was half done", 130)
     except Exception as exc:  # noqa: BLE001 - the user sees one line, never a traceback
+        remote = describe_error(exc)
+        if remote is not None:  # an object-store lake that cannot be reached or read
+            return _fail(f"error: --lake {args.lake or os.environ.get('ACCESSLAKE_LAKE', '')}: {remote}", EXIT_USAGE)
         if os.environ.get("ACCESSLAKE_DEBUG"):
             traceback.print_exc()
         return _fail(f"internal error: {type(exc).__name__}: {_one_line(exc)} (a bug; please report it; "

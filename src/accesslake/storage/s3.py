@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 from accesslake.errors import LockError
 from accesslake.storage.backend import Appendable, FileStat, LakePath, Storage
 
-__all__ = ["LEASE_RENEW_SECONDS", "LEASE_STALE_SECONDS", "S3", "S3Storage"]
+__all__ = ["LEASE_RENEW_SECONDS", "LEASE_STALE_SECONDS", "S3", "S3Storage", "describe_error"]
 
 PRIVATE_DIR_MODE = 0o700
 
@@ -78,6 +78,33 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+#: botocore/aiohttp exceptions by class name -> what the user should check (no import of botocore needed).
+_REMOTE_ERRORS = {
+    "NoCredentialsError": "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+    "PartialCredentialsError": "incomplete credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+    "EndpointConnectionError": "cannot reach the object store: check AWS_ENDPOINT_URL and the network",
+    "ConnectTimeoutError": "the object store did not answer in time: check AWS_ENDPOINT_URL",
+    "ClientConnectorError": "cannot reach the object store: check AWS_ENDPOINT_URL and the network",
+    "InvalidAccessKeyId": "the object store does not know this access key: check AWS_ACCESS_KEY_ID",
+    "SignatureDoesNotMatch": "the secret key does not match: check AWS_SECRET_ACCESS_KEY",
+    "NoSuchBucket": "no such bucket: check the bucket in --lake s3://BUCKET/prefix",
+}
+
+
+def describe_error(exc: BaseException) -> str | None:
+    """A one-line explanation when ``exc`` (or what caused it) is an object-store access error, else None."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        code = getattr(current, "response", {}).get("Error", {}).get("Code") if hasattr(current, "response") else None
+        for name in (type(current).__name__, str(code or "")):
+            if name in _REMOTE_ERRORS:
+                return f"{_REMOTE_ERRORS[name]} ({type(current).__name__})"
+        current = current.__cause__ or current.__context__
+    return None
 
 
 class S3Storage(Storage):
