@@ -521,3 +521,20 @@ def test_report_in_headless_chromium(
         keep.mkdir(parents=True, exist_ok=True)
         shutil.copy(out, keep / "report.html")
         shutil.copy(png, keep / "report.png")
+
+
+@pytest.mark.parametrize("kind", ["folder", "symlink", "fifo"])
+def test_the_report_never_replaces_what_is_not_a_regular_file(settings: Settings, tmp_path: Path, kind: str) -> None:
+    """`--out /dev/full` run as root must not turn the device into a file: anything but a regular file is refused."""
+    target = tmp_path / "r.html"
+    if kind == "folder":
+        target.mkdir()
+    elif kind == "symlink":
+        (tmp_path / "elsewhere.txt").write_text("keep me\n", encoding="utf-8")
+        target.symlink_to(tmp_path / "elsewhere.txt")
+    else:
+        os.mkfifo(target)
+    with pytest.raises(ConfigError, match="exists and is not a regular file"):
+        write_report(settings, target, now=NOW)
+    assert (target.is_dir() if kind == "folder" else target.is_symlink() if kind == "symlink" else target.is_fifo())
+    assert kind != "symlink" or (tmp_path / "elsewhere.txt").read_text(encoding="utf-8") == "keep me\n"

@@ -73,6 +73,9 @@ def write_report(
     context = Context(settings=settings, now=now, site=site, start=start, end=end, data=data)
     text = render(context)
     out = Path(out)
+    if out.is_symlink() or (out.exists() and not out.is_file()):
+        # Replacing it would replace the link, the device or the folder itself, not write into it.
+        raise ConfigError(f"--out: {out} exists and is not a regular file; name a new or existing .html file")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:
