@@ -153,3 +153,12 @@ def test_site_from_vhost_puts_each_host_in_a_site_of_its_own(tmp_path: Path, set
     audit_passes(settings.lake)
     code, out, err = run_cli(at(settings.lake, NOW, "ingest", log, "--site-from-vhost", "--format", "vcombined"))
     assert code == 0 and "already ingested" in out, out + err
+
+
+def test_a_host_that_is_an_ip_address_is_no_site(tmp_path: Path, settings: Settings) -> None:
+    """A client asking for the server by address logs an IP as the host: no site (a folder) is named after it."""
+    hosts = ["198.51.100.7", "www.a.example"]
+    lines = [f"{hosts[n % 2]}:443 {line}" for n, line in enumerate(traffic(make_ips("10.9.0", 4), DAY))]
+    log = write_lines(tmp_path / "by-address.log", lines)
+    result = ingest_file(log, settings, NOW, site="hosting", fmt="vcombined", site_from_vhost=True)
+    assert result.sites == {"hosting": 2, "www.a.example": 2}

@@ -12,6 +12,7 @@ appended (:func:`accesslake.ingest.ledger.commit`), so a bad file writes nothing
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -307,6 +308,11 @@ def _vhost_site(vhost: str, default: str) -> str:
     name, colon, port = host.rpartition(":")
     if colon and port.isdigit() and ":" not in name:
         host = name
+    try:  # an address is no site name (a client asking for the server by IP; a scanner)
+        ipaddress.ip_address(host.strip("[]"))
+        return default
+    except ValueError:
+        pass
     try:
         return storage.check_site(host)
     except ConfigError:
