@@ -92,8 +92,14 @@ def lake_root(spec: str | os.PathLike[str], *, option: str = "--lake") -> LakePa
     from upath import UPath  # imported only for object storage
 
     # No listing cache: DuckDB and Polars write beside this filesystem object, and a
-    # stale listing would hide a file from the anonymiser.
-    return UPath(text.rstrip("/"), use_listings_cache=False)
+    # stale listing would hide a file from the anonymiser. The endpoint and credentials
+    # are read from the environment now and passed explicitly: fsspec reuses a filesystem
+    # object made with the same arguments, which would otherwise keep the endpoint and
+    # credentials of an earlier lake in the same process (a notebook, a test session).
+    env = os.environ.get
+    return UPath(text.rstrip("/"), use_listings_cache=False, endpoint_url=env("AWS_ENDPOINT_URL") or None,
+                 key=env("AWS_ACCESS_KEY_ID") or None, secret=env("AWS_SECRET_ACCESS_KEY") or None,
+                 token=env("AWS_SESSION_TOKEN") or None)
 
 
 def uri(path: LakePath) -> str:
