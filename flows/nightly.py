@@ -32,7 +32,7 @@ from prefect.cache_policies import NO_CACHE
 
 from accesslake.analytics import write_report
 from accesslake.audit import AuditReport
-from accesslake.config import DEFAULT_LAKE, Settings, load_settings, resolve_now
+from accesslake.config import Settings, load_settings, resolve_now
 from accesslake.errors import AccesslakeError, AuditError
 from accesslake.pipeline import NightlyOptions, NightlyResult, run_nightly
 from flows.runners import TaskRuns, on_dask, one_at_a_time
@@ -145,15 +145,10 @@ def nightly_on_dask(lake: str, *, address: str | None = None, workers: int = 2, 
 
 
 if __name__ == "__main__":
-    import argparse
-    import os
+    from flows.once import once_parser
 
-    parser = argparse.ArgumentParser(description="Run the nightly flow once (a temporary Prefect server "
-                                                 "unless PREFECT_API_URL is set).")
-    parser.add_argument("--lake", default=os.environ.get("ACCESSLAKE_LAKE", str(DEFAULT_LAKE)))
-    parser.add_argument("--now", help="ISO-8601 clock (default $ACCESSLAKE_NOW, else now)")
+    parser = once_parser("the nightly flow")
     parser.add_argument("--site", default="default")
-    parser.add_argument("--policy", help="policy file (default <lake>/policy.toml)")
     parser.add_argument("--format", dest="fmt", help="log format for every landing file (default: detected)")
     parser.add_argument("--cookie", help="session cookie name, when the format logs several")
     dask = parser.add_mutually_exclusive_group()

@@ -72,6 +72,15 @@ def ingest_hits(
         return ingest.ingest_file(path, settings, now, fmt=SID_FORMAT)
 
 
+def ingest_day(settings: Settings, folder: Path, first: datetime, day: int) -> None:
+    """Day ``day`` after ``first`` (four requests, one line that does not parse), ingested the night after."""
+    start = first + timedelta(days=day)
+    hits = [Hit(start + timedelta(hours=h), ip=f"198.51.100.{day * 10 + h}", session=f"sid-{day}-{h}")
+            for h in range(4)]
+    ingest_hits(settings, folder / f"access-{day}.log", hits, start + timedelta(days=1, hours=1),
+                junk=[f"192.0.2.{day} junk line"])
+
+
 def open_hold(
     lake: Path, now: datetime, *, ips: tuple[str, ...] = (), start: datetime, end: datetime,
     review_days: int | None = None, **narrow: tuple[str, ...],

@@ -299,7 +299,8 @@ def test_cli_audit_exits_1_and_prints_each_violation(clean: Settings, capsys: py
     captured = capsys.readouterr()
     head = read_events(clean.lake, "audit")[-1]
     assert captured.out.splitlines() == [
-        "audit FAILED: 2 violation(s) at 2026-11-29T00:00:00+00:00 (requests_files 1, held_files 1, reject_files 1)",
+        "audit FAILED: 2 violation(s) at 2026-11-29T00:00:00+00:00 (requests_files 1, held_files 1, reject_files 1; "
+        "0 files read, 4 skipped as verified and unchanged)",  # the files' content is what the last audit verified
         f"  - H3 held: {path} has mode 0o640; must not be readable by group or others (chmod go-rwx)",
         f"  - P1 database: {db}: database files are not allowed in the lake",
         f"audit log head: {head['seq']}:{head['hash']} (keep it; `accesslake audit --anchor` proves the log "

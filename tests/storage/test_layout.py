@@ -25,6 +25,7 @@ KNOWN = [
     ("ledger/pending/0123-default.json", "journal"),
     ("ledger/journal/hold-part-1.parquet-default-2026-11-20.json", "journal"),
     ("audit/audit.jsonl", "audit"),
+    ("audit/verified.json.gz", "manifest"),
     ("quarantine/20261129T030000-a1b2c3/cut.log.gz", "quarantine"),
     ("quarantine/20261129T030000-a1b2c3/entry.json", "quarantine"),
     ("landing/access.log.1", "landing"),

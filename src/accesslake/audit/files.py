@@ -6,7 +6,8 @@ violation: a file no step of the pipeline writes there (a hidden or renamed
 copy, ``.PARQUET``, ``.parquet.bak``, an export or a note put into the lake),
 a database file, and what an interrupted run left (staging, temporary files,
 journals). The other checks get the files by kind from here, so no check
-reads a file the classification did not place.
+reads a file the classification did not place; the size, time and ETag of each
+file come from the same listing (the manifest of verified files compares them).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from accesslake import storage
-from accesslake.storage import LakePath, Layout
+from accesslake.storage import FileStat, LakePath, Layout
+from accesslake.storage.manifest import listed
 
 __all__ = ["DATABASE_SUFFIXES", "LakeFiles", "classify"]
 
@@ -30,6 +32,8 @@ class LakeFiles:
         self.lake = lake
         self.by_kind: dict[str, list[LakePath]] = defaultdict(list)
         self.unknown: list[LakePath] = []
+        self.stats: dict[str, FileStat] = {}  # by str(path): size, modification time (ns), ETag
+        self.relative: dict[str, str] = {}  # str(path) -> path relative to the lake
 
     def of(self, *kinds: str) -> list[LakePath]:
         return [path for kind in kinds for path in self.by_kind.get(kind, [])]
@@ -39,8 +43,9 @@ def classify(lake: LakePath) -> tuple[LakeFiles, list[str]]:
     """Every file under ``lake`` by kind, and the violations among them (unknown files, leftovers)."""
     found = LakeFiles(lake)
     problems: list[str] = []
-    for path in storage.list_files(lake, "", hidden=True):
-        relative = storage.relative(path, lake)
+    for relative, path, stat in listed(lake, lake):
+        found.stats[str(path)] = stat
+        found.relative[str(path)] = relative
         kind = Layout.kind_of(relative)
         if kind is None:
             found.unknown.append(path)

@@ -22,11 +22,14 @@ from accesslake.policy import IP_LIKE_PATTERN
 from accesslake.schema import REJECT_SCHEMA, REQUEST_SCHEMA
 from accesslake.sqlfiles import query
 from accesslake.storage import LakePath, Layout
+from accesslake.storage.duck import with_more_memory
 
 __all__ = ["PERSONAL_NAMES", "PERSONAL_WORDS", "SCAN_EXEMPT", "Scan", "check_columns", "check_ip_like",
            "personal_columns"]
 
 QUERY_ERRORS = (duckdb.Error, OSError, ValueError)
+#: ... but running out of memory says nothing about a file: it stops the check (named by the audit).
+NOT_A_FILE = (duckdb.OutOfMemoryException,)
 
 #: A column is personal when its name, split into lower-case words (``remoteAddr``, ``x-forwarded-for``,
 #: ``client_ip``), holds one of these words, or is one of :data:`PERSONAL_NAMES`.
@@ -64,12 +67,18 @@ _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 class Scan:
     """Checks of ``sql/checks/`` over many files at once on one connection. A file that makes a check fail
     (0 bytes, truncated, not Parquet, a broken page) is found by halving the list, remembered, named once
-    (:meth:`unreadable`) and left out of this and every later check, which run over the others."""
+    (:meth:`unreadable`) and left out of this and every later check, which run over the others.
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, lake: LakePath) -> None:
+    ``local``: copies of (some of) the files on this machine, by the file's path (an S3 lake's files,
+    downloaded once instead of read by every check through Python callbacks); the checks read the
+    copies and name the files of the lake."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, lake: LakePath, local: dict[str, str] | None = None) -> None:
         self.con = con
         self.root = str(lake).rstrip("/") + "/"
         self.bad: dict[str, str] = {}
+        self.local = {k: v for k, v in (local or {}).items() if k != v}
+        self.lake_of = {v: k for k, v in self.local.items()}
 
     def run(self, name: str, params: dict[str, Any], files: list[str]) -> pl.DataFrame | None:
         """The check ``name`` over the readable ones of ``files`` (bound as ``$files``); None when none is."""
@@ -77,18 +86,35 @@ class Scan:
         if not files:
             return None
         try:
-            return query(name, {**params, "files": files}, self.con)
+            return self._query(name, params, files)
+        except NOT_A_FILE:
+            raise
         except QUERY_ERRORS:
             self._find_bad(name, params, files)
         good = [f for f in files if f not in self.bad]
-        return query(name, {**params, "files": good}, self.con) if good else None
+        return self._query(name, params, good) if good else None
+
+    def _query(self, name: str, params: dict[str, Any], files: list[str]) -> pl.DataFrame:
+        # out of memory is no fault of a file: the check again with more (storage.duck), then the error
+        bound = {**params, "files": [self.local.get(f, f) for f in files]}
+        found = with_more_memory(self.con, lambda: query(name, bound, self.con))
+        if not self.local:
+            return found
+        named = {str(k): str(v) for k, v in self.lake_of.items()}
+        fixes = [pl.col("filename").replace(named)] if "filename" in found.columns else []
+        if "files" in found.columns:
+            fixes.append(pl.col("files").list.eval(pl.element().replace(named)))
+        return found.with_columns(fixes) if fixes else found
 
     def _find_bad(self, name: str, params: dict[str, Any], files: list[str]) -> None:
         try:
-            query(name, {**params, "files": files}, self.con)
+            self._query(name, params, files)
+        except NOT_A_FILE:
+            raise
         except QUERY_ERRORS as exc:
             if len(files) == 1:
-                self.bad[files[0]] = (str(exc) or type(exc).__name__).splitlines()[0]
+                why = (str(exc) or type(exc).__name__).splitlines()[0]
+                self.bad[files[0]] = why.replace(self.local.get(files[0], files[0]), files[0])
                 return
             half = len(files) // 2
             self._find_bad(name, params, files[:half])
@@ -110,9 +136,12 @@ def personal_columns(names: set[str]) -> list[str]:
                   or {w.lower() for w in _WORD.findall(n)} & PERSONAL_WORDS)
 
 
-def check_columns(scan: Scan, files: dict[str, list[LakePath]]) -> tuple[dict[str, list[str]], list[str]]:
+def check_columns(scan: Scan, files: dict[str, list[LakePath]],
+                  failed: set[str] | None = None) -> tuple[dict[str, list[str]], list[str]]:
     """From the footers of ``files`` (by dataset kind): the files fit for the checks, by kind, and the
-    violations: a file without its dataset's columns, personal columns beyond a dataset's own."""
+    violations: a file without its dataset's columns, personal columns beyond a dataset's own (each such
+    file is added to ``failed``)."""
+    failed = set() if failed is None else failed
     found = scan.run("checks/file_columns", {}, [str(p) for paths in files.values() for p in paths])
     columns: dict[str, set[str]] = defaultdict(set)
     for row in found.iter_rows(named=True) if found is not None else ():
@@ -127,17 +156,21 @@ def check_columns(scan: Scan, files: dict[str, list[LakePath]]) -> tuple[dict[st
             if missing:
                 problems.append(f"P1 {kind}: {path}: not a {kind} file (no column {', '.join(missing)}); "
                                 "the next retention run moves it to quarantine/")
+                failed.add(path)
                 continue
             if personal:
                 problems.append(f"P1 {kind}: {path} has personal columns {', '.join(personal)}")
+                failed.add(path)
             fit[kind].append(path)
     return fit, problems
 
 
-def check_ip_like(scan: Scan, kind: str, files: list[str], now: datetime, max_age_us: int) -> list[str]:
+def check_ip_like(scan: Scan, kind: str, files: list[str], now: datetime, max_age_us: int,
+                  failed: set[str] | None = None) -> list[str]:
     """Rules P1 and A4: no IP-like token in any text column (but :data:`SCAN_EXEMPT`) of a row that must
     hold none: anonymised or scrubbed, or (a mart) past the end of its day + the limit. The rows of a
-    dataset past the deadline and not anonymised or scrubbed are the P1 checks' to report."""
+    dataset past the deadline and not anonymised or scrubbed are the P1 checks' to report. Each file
+    with such a token is added to ``failed``."""
     shape = scan.run("checks/union_columns", {}, files)
     if shape is None:
         return []
@@ -154,4 +187,6 @@ def check_ip_like(scan: Scan, kind: str, files: list[str], now: datetime, max_ag
         if hits:
             problems.append(f"P1 {kind}: {row['filename']}: IP-like values past the limit or after anonymisation "
                             f"in {', '.join(hits)}")
+            if failed is not None:
+                failed.add(row["filename"])
     return problems

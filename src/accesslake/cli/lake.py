@@ -27,7 +27,7 @@ def _anonymize(args: argparse.Namespace, ctx: Context) -> None:
 
 def _audit(args: argparse.Namespace, ctx: Context) -> None:
     with storage.writer_lock(ctx.settings.lake, ctx.wait):
-        report = run_audit(ctx.settings, ctx.now, anchor=args.anchor)
+        report = run_audit(ctx.settings, ctx.now, anchor=args.anchor, full=args.full)
     ctx.out.emit(report, report.lines())
     if not report.ok:
         raise AuditError(f"{len(report.violations)} violation(s) in {ctx.settings.lake}", [])
@@ -55,6 +55,8 @@ def add_commands(sub: Any) -> None:
     p = register(sub, "audit", _audit, help="check every store against the retention invariant (exit 1 on a violation)")
     p.add_argument("--anchor", metavar="SEQ:HASH", help="an earlier 'audit log head' the log must still hold "
                    "(proves no lines were cut from its end)")
+    p.add_argument("--full", action="store_true", help="read every file, also those an earlier audit verified "
+                   "and that have not changed since (the nightly skips them; run this weekly)")
 
     p = register(sub, "nightly", _nightly, help="run the nightly job once, locally: ingest landing/, anonymise, audit")
     p.add_argument("--site", default="default", help="site name for files in landing/ (default 'default')")

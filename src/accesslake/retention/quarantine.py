@@ -35,6 +35,7 @@ from accesslake import ingest, storage
 from accesslake.config import Settings
 from accesslake.errors import AccesslakeError
 from accesslake.retention.result import AnonymizeResult
+from accesslake.retention.verified import Reads
 from accesslake.schema import conform
 from accesslake.storage import LakePath, Layout
 from accesslake.storage.layout import partition_keys
@@ -73,17 +74,23 @@ def note(lake: LakePath, path: LakePath, reason: str, result: AnonymizeResult) -
         result.unreadable.append((rel, reason))
 
 
-def note_strays(settings: Settings, result: AnonymizeResult, required: tuple[str, ...]) -> None:
+def note_strays(settings: Settings, result: AnonymizeResult, required: tuple[str, ...],
+                reads: Reads | None = None) -> None:
     """Note every file in a dataset store that the pipeline did not write there (hidden, renamed, out of
     its partition); temporary files of an interrupted write are cleaned at the end of the run instead.
     The footers of held/ (which no step reads while its hold is active; the marts of its day do) are
-    read too: a broken one is noted (``required``: the columns a held file must have)."""
+    read too, but for files verified and unchanged since (``reads``): a broken one is noted
+    (``required``: the columns a held file must have). Files of requests/ are counted as read or
+    skipped by what the manifest of verified files says of them (``partitions_due`` decided so)."""
     lake = settings.lake
+    reads = reads or Reads(lake)
     for folder, kind in DATASETS.items():
-        for path in storage.list_files(lake / folder, "", hidden=True):
-            found = Layout.kind_of(storage.relative(path, lake))
+        for relative, path, stat in reads.listing(lake / folder):
+            found = Layout.kind_of(relative)
             if found not in (kind, "temporary"):
                 note(lake, path, "not a file the pipeline writes here (hidden, renamed or out of place)", result)
+                continue
+            if found in ("requests", "held") and reads.verified(relative, stat, result) is not None:
                 continue
             try:
                 why = _lacking(set(storage.parquet_metadata(path).schema.names), required) if found == "held" \

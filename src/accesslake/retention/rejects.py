@@ -11,17 +11,28 @@ from accesslake.config import Settings
 from accesslake.faults import fault
 from accesslake.retention.quarantine import read_or_note
 from accesslake.retention.result import AnonymizeResult
+from accesslake.retention.verified import Reads, due_before
 from accesslake.schema import REJECT_SCHEMA
 from accesslake.storage import Layout
 
 __all__ = ["scrub_rejects"]
 
 
-def scrub_rejects(settings: Settings, now: datetime, result: AnonymizeResult, *, dry_run: bool = False) -> None:
-    """Scrub every rejected line received more than ``anonymize_after`` ago and not yet scrubbed."""
+def scrub_rejects(settings: Settings, now: datetime, result: AnonymizeResult, reads: Reads | None = None, *,
+                  dry_run: bool = False) -> None:
+    """Scrub every rejected line received more than ``anonymize_after`` ago and not yet scrubbed. A file
+    verified and unchanged since (``reads``: the manifest of verified files) is read only when its record
+    says it holds such lines."""
     policy = settings.policy
     due = (pl.col("received_at") + pl.duration(hours=policy.anonymize_after_hours)) <= pl.lit(now)
-    for path in storage.list_files(Layout(settings.lake).rejects):
+    reads = reads or Reads(settings.lake)
+    cutoff = now - policy.anonymize_after
+    for relative, path, stat in reads.listing(Layout(settings.lake).rejects):
+        if not path.name.endswith(".parquet") or path.name.startswith("."):
+            continue
+        verified = reads.verified(relative, stat, result)
+        if verified is not None and not due_before(verified, "unscrubbed", cutoff):
+            continue
         frame = read_or_note(settings.lake, path, ("row_id", "line", "received_at", "scrubbed_at"), result,
                              REJECT_SCHEMA)
         if frame is None:

@@ -1,7 +1,8 @@
 """Retention of the main dataset: the backlog rewrite of ``requests/`` (rules P2, A1-A3, H2).
 
 Every file holding rows past ``anonymize_after`` that are not yet anonymised is
-rewritten (Parquet statistics tell which files, without reading their data):
+rewritten (the manifest of verified files tells which, else Parquet statistics, without
+reading their data; requests/ is listed once, not partition by partition):
 rows in the scope of an active hold move intact to ``held/incident=<id>/``,
 the others are anonymised in place. Each file is rewritten beside itself and
 renamed over it; the main -> held move is journaled (:mod:`.journal`).
@@ -20,8 +21,10 @@ from accesslake.policy import anonymize_exprs, due_mask
 from accesslake.retention.journal import free_target, write_journal
 from accesslake.retention.quarantine import READ_ERRORS, read_or_note
 from accesslake.retention.result import AnonymizeResult
+from accesslake.retention.verified import Reads, due_before
 from accesslake.schema import REQUEST_SCHEMA
 from accesslake.storage import LakePath, Layout, Partition
+from accesslake.storage.manifest import Manifest, partitions_listed
 
 __all__ = ["anonymize_partition", "anonymize_partition_of", "needs_rewrite", "partitions_due"]
 
@@ -60,11 +63,21 @@ def needs_rewrite(path: LakePath, cutoff: datetime) -> bool:
     return False
 
 
-def partitions_due(settings: Settings, now: datetime) -> list[Partition]:
-    """The partitions of requests/ with a file to rewrite at ``now`` (from Parquet statistics only)."""
+def partitions_due(settings: Settings, now: datetime, manifest: Manifest | None = None) -> list[Partition]:
+    """The partitions of requests/ with a file to rewrite at ``now``: from one listing of requests/, and for
+    each file from its record in the manifest of verified files (``manifest``: loaded when None) or, for a
+    file not verified as it is, from its Parquet statistics."""
+    lake = settings.lake
     cutoff = now - settings.policy.anonymize_after
-    return [part for part in storage.list_partitions(Layout(settings.lake).requests)
-            if any(needs_rewrite(path, cutoff) for path in part.files())]
+    reads = Reads(lake, manifest)
+    counted = AnonymizeResult()
+
+    def due(relative: str, path: LakePath, stat: storage.FileStat) -> bool:
+        verified = reads.verified(relative, stat, counted)
+        return due_before(verified, "pending", cutoff) if verified is not None else needs_rewrite(path, cutoff)
+
+    return [part for part, files in partitions_listed(Layout(lake).requests, lake).items()
+            if any(due(*file) for file in files)]
 
 
 def anonymize_partition(

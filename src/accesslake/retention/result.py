@@ -28,6 +28,8 @@ class AnonymizeResult:
     quarantine_deleted: list[str] = field(default_factory=list)  # quarantine entries deleted (past the limit)
     # Files a step could not read (relative path, why): quarantined at the end of the run, one at a time.
     unreadable: list[tuple[str, str]] = field(default_factory=list)
+    files_checked: int = 0  # dataset files whose footer or rows were read to decide what is due
+    files_skipped: int = 0  # ... decided from the manifest of verified files instead (unchanged since verified)
 
     def absorb(self, part: AnonymizeResult) -> None:
         """Add the counts of one partition's (or the sweep's) result to this run's."""
@@ -37,6 +39,8 @@ class AnonymizeResult:
         self.problems += part.problems
         self.quarantined += part.quarantined
         self.unreadable += part.unreadable
+        self.files_checked += part.files_checked
+        self.files_skipped += part.files_skipped
 
     def lines(self) -> list[str]:
         verb = "would be" if self.dry_run else "were"
@@ -52,5 +56,7 @@ class AnonymizeResult:
             f"(scope cut to networks, session ids dropped): {', '.join(self.holds_redacted) or 'none'}",
             f"{len(self.quarantined)} unreadable or stray files {verb} moved to quarantine/",
             f"{len(self.quarantine_deleted)} quarantined files {verb} deleted (past anonymize_after)",
+            f"{self.files_checked} dataset files read to decide, {self.files_skipped} skipped as verified and "
+            "unchanged",
         ]
 

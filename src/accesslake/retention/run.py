@@ -2,7 +2,8 @@
 
 For the whole lake, not only yesterday (rule P2):
 
-1. :func:`~.requests.anonymize_partition` for every partition of ``requests/``;
+1. :func:`~.requests.anonymize_partition` for every partition of ``requests/`` with a file due
+   (:func:`~.requests.partitions_due`: from the manifest of verified files, else footers);
 2. :func:`~.quarantine.note_strays`: files in a dataset store the pipeline did not write;
 3. :func:`~.held.return_released`, then :func:`~.held.redact_ended_holds`;
 4. :func:`~.rejects.scrub_rejects`;
@@ -13,6 +14,8 @@ For the whole lake, not only yesterday (rule P2):
 
 A file that cannot be read never stops a step: it is noted, the step goes on
 with the others, and step 6 moves it to ``quarantine/`` (named in ``problems``).
+Each dataset store is listed once (:class:`~.verified.Reads`); files the audit
+verified and that have not changed since are decided from their record.
 
 then staging is cleaned and one ``anonymize`` line goes to the audit log.
 """
@@ -29,9 +32,10 @@ from accesslake.retention.journal import recover
 from accesslake.retention.landing import delete_landing
 from accesslake.retention.quarantine import expire_quarantine, note_strays, quarantine_noted
 from accesslake.retention.rejects import scrub_rejects
-from accesslake.retention.requests import REQUIRED, anonymize_partition
+from accesslake.retention.requests import REQUIRED, anonymize_partition, partitions_due
 from accesslake.retention.result import AnonymizeResult
-from accesslake.storage import Layout, auditlog
+from accesslake.retention.verified import Reads
+from accesslake.storage import auditlog
 
 __all__ = ["run_retention", "run_retention_after"]
 
@@ -59,8 +63,9 @@ def run_retention(
     active = holds.active_holds(lake, now)
     result.holds_active = [h.id for h in active]
 
+    reads = Reads(lake)
     if main is None:  # ``progress`` is told of each partition (accesslake.config.Progress)
-        parts = storage.list_partitions(Layout(lake).requests)
+        parts = partitions_due(settings, now, reads.manifest)
         main = []
         for number, part in enumerate(parts):
             report_progress(progress, "anonymise", number, len(parts))
@@ -68,10 +73,10 @@ def run_retention(
         report_progress(progress, "anonymise", len(parts), len(parts))
     for done in main:
         result.absorb(done)
-    note_strays(settings, result, REQUIRED)
+    note_strays(settings, result, REQUIRED, reads)
     return_released(settings, now, result, active, dry_run=dry_run)
     redact_ended_holds(settings, now, result, dry_run=dry_run)
-    scrub_rejects(settings, now, result, dry_run=dry_run)
+    scrub_rejects(settings, now, result, reads, dry_run=dry_run)
     expire_candidates(settings, now, result, dry_run=dry_run)
     quarantine_noted(settings, now, result, dry_run=dry_run)
     delete_landing(settings, now, result, dry_run=dry_run)
@@ -88,6 +93,7 @@ def run_retention(
             quarantined=len(result.quarantined), quarantine_deleted=len(result.quarantine_deleted),
             holds_active=result.holds_active, holds_returned=result.holds_returned,
             anonymize_after_hours=policy.anonymize_after_hours, max_age_hours=policy.max_age_hours,
-            policy_override=policy.is_override,
+            policy_override=policy.is_override, files_checked=result.files_checked,
+            files_skipped=result.files_skipped,
         )
     return result

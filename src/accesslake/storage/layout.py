@@ -13,6 +13,7 @@ The layout is a public interface (``docs/lake.md`` is checked against
     <lake>/messages/register.parquet                                       contact-form register
     <lake>/ledger/ingest.jsonl, ledger/pending/, ledger/journal/           ingest ledger, recovery
     <lake>/audit/audit.jsonl                                               hash-chained audit log
+    <lake>/audit/verified.json.gz                                          manifest of verified files
     <lake>/quarantine/                                                     inputs that could not be read
     <lake>/landing/                                                        raw files to ingest
     <lake>/_tmp/                                                           staging; empty after a run
@@ -79,6 +80,7 @@ FILE_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(pa
     ("messages", r"messages/register\.parquet"),
     ("ledger", r"ledger/ingest\.jsonl"),
     ("audit", r"audit/audit\.jsonl"),
+    ("manifest", r"audit/verified\.json\.gz"),  # files the audit verified (storage.manifest; issue 15)
     ("quarantine", r"quarantine/[^/]+/[^/]+"),
     ("landing", r"landing/[^/]+"),
     ("lock", r"(?:(?:incidents|messages)/)?\.lock|(?:ledger|audit|disclosures)/\.[^/]+\.jsonl\.lock"),
@@ -152,6 +154,11 @@ class Layout:
     @property
     def audit_log(self) -> LakePath:
         return self.root / "audit" / "audit.jsonl"
+
+    @property
+    def verified(self) -> LakePath:
+        """The manifest of verified files (:mod:`accesslake.storage.manifest`)."""
+        return self.root / "audit" / "verified.json.gz"
 
     # inputs and scratch
     @property
