@@ -11,6 +11,15 @@ with requests as (
     select * from day_requests()
 ),
 
+-- response-time percentiles of the day, exact and in bounded memory (sql/staging/percentiles.sql)
+timed as (
+    select 0 as percentile_group, response_time_ms from requests
+),
+
+percentiles as (
+    select * from response_percentiles('timed')
+),
+
 -- visits of people (sql/staging/day_visits.sql)
 human_visits as (
     select count_page_views, duration_s
@@ -32,9 +41,9 @@ counted as (
         count(*) filter (where status is null or status < 200 or status > 599) as count_other_status,
         count(*) filter (where is_bot) as count_bot_requests,
         count(*) filter (where status = 304) as count_not_modified,
-        quantile_cont(response_time_ms, 0.5) as p50_response_ms,
-        quantile_cont(response_time_ms, 0.95) as p95_response_ms,
-        quantile_cont(response_time_ms, 0.99) as p99_response_ms,
+        (select p50_response_ms from percentiles) as p50_response_ms,
+        (select p95_response_ms from percentiles) as p95_response_ms,
+        (select p99_response_ms from percentiles) as p99_response_ms,
         count(distinct visitor_key) as count_unique_visitors,
         count(distinct visitor_key) filter (where agent_group = 'person') as count_human_visitors,
         (select count(*) from human_visits) as count_visits,

@@ -5,9 +5,18 @@
 -- Parameters: $tz, $built_at; the day's requests from the staging macros (sql/staging/).
 --   count_visitors (GoAccess: distinct client IP and agent, 4xx left out, in this hour) is carried
 --   over on an anonymised day (docs/marts.md, "Late data").
-with counted as (
+with requests as (
+    select *, time_bucket(interval 1 hour, ts, $tz::varchar) as hour_at from day_requests()
+),
+
+-- response-time percentiles per hour, exact and in bounded memory (sql/staging/percentiles.sql)
+timed as (
+    select hour_at as percentile_group, response_time_ms from requests
+),
+
+hourly as (
     select
-        time_bucket(interval 1 hour, ts, $tz::varchar) as hour_at,
+        hour_at,
         hour(ts at time zone $tz::varchar)::integer as local_hour,
         count(*) as count_requests,
         count(*) filter (where is_page_view and not is_bot) as count_page_views,
@@ -18,10 +27,17 @@ with counted as (
         count(*) filter (where status between 500 and 599) as count_5xx,
         count(*) filter (where status = 304) as count_not_modified,
         count(*) filter (where is_bot) as count_bot_requests,
-        quantile_cont(response_time_ms, 0.95) as p95_response_ms,
+        null::double as p95_response_ms,
         count(distinct visitor_key) as count_visitors
-    from day_requests()
+    from requests
     group by 1, 2
+),
+
+counted as (
+    select hourly.* replace (percentiles.p95_response_ms as p95_response_ms)
+    from hourly
+    left join response_percentiles('timed') as percentiles
+        on hourly.hour_at is not distinct from percentiles.percentile_group
 ),
 
 merged as (

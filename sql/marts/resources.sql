@@ -13,7 +13,12 @@ with extensions as (
     from day_requests()
 ),
 
-final as (
+-- response-time percentiles per path, exact and in bounded memory (sql/staging/percentiles.sql)
+timed as (
+    select path as percentile_group, response_time_ms from extensions
+),
+
+per_path as (
     select
         path,
         case
@@ -27,13 +32,24 @@ final as (
         coalesce(sum(bytes), 0) as sum_bytes,
         coalesce(max(bytes), 0)::bigint as max_bytes,
         count(response_time_ms) as count_timed,
-        quantile_cont(response_time_ms, 0.5) as p50_response_ms,
-        quantile_cont(response_time_ms, 0.95) as p95_response_ms,
-        quantile_cont(response_time_ms, 0.99) as p99_response_ms,
+        null::double as p50_response_ms,
+        null::double as p95_response_ms,
+        null::double as p99_response_ms,
         max(response_time_ms) as max_response_ms,
         $built_at::timestamptz as built_at
     from extensions
     group by path, extension
+),
+
+final as (
+    select per_path.* replace (
+        percentiles.p50_response_ms as p50_response_ms,
+        percentiles.p95_response_ms as p95_response_ms,
+        percentiles.p99_response_ms as p99_response_ms
+    )
+    from per_path
+    left join response_percentiles('timed') as percentiles
+        on per_path.path is not distinct from percentiles.percentile_group
     order by sum_bytes desc, path
 )
 

@@ -34,10 +34,13 @@ import duckdb
 import polars as pl
 
 from accesslake import storage as lakefs
+from accesslake.analytics.freshness import holds_requests_between, keep_if_unchanged
 from accesslake.analytics.staging import DayPlan, connect_build, local_days, model_params, run_model, staged
 from accesslake.config import Progress, Settings, report_progress
 from accesslake.errors import InputError, NotFoundError
 from accesslake.storage import LakePath, Layout
+from accesslake.storage.duck import with_more_memory
+from accesslake.storage.manifest import partitions_listed
 
 __all__ = [
     "MART_NAMES",
@@ -88,6 +91,7 @@ class MartsResult:
     approximate: list[tuple[str, date]] = field(default_factory=list)
     skipped: list[tuple[str, date]] = field(default_factory=list)
     files_written: int = 0
+    kept: list[tuple[str, date]] = field(default_factory=list)  # stale by time, same requests: not computed again
 
     @classmethod
     def merge(cls, now: datetime, results: list[MartsResult]) -> MartsResult:
@@ -98,15 +102,18 @@ class MartsResult:
             merged.approximate += part.approximate
             merged.skipped += part.skipped
             merged.files_written += part.files_written
+            merged.kept += part.kept
         return merged
 
     def lines(self) -> list[str]:
-        if not self.built and not self.skipped:
+        if not self.built and not self.skipped and not self.kept:
             return [f"marts at {self.now}: every day up to date"]
         out = [f"marts at {self.now}: {len(self.built)} day(s) built, {self.files_written} files written"]
         out += [f"  {site} {day.isoformat()}" + (" (approximate visitor figures)"
                 if (site, day) in self.approximate else "") for site, day in self.built]
         out += [f"  {site} {day.isoformat()}: no input rows, skipped" for site, day in self.skipped]
+        out += [f"  {site} {day.isoformat()}: the same requests as when built (rows anonymised or held since), "
+                "kept" for site, day in self.kept]
         return out
 
 
@@ -142,32 +149,36 @@ def _plan_files(lake: LakePath, plan: DayPlan) -> list[Path]:
 
 
 def days_touched(lake: LakePath, settings: Settings | None = None) -> list[tuple[str, date]]:
-    """Every site and local day whose marts are missing or older than an input file it reads.
+    """Every site and local day whose marts are missing or older than an input file that holds a request
+    of the day.
 
     The UTC partitions of requests/ and held/ are listed once; each touches one or two local
     days of its site (``settings``: the zone per site; default Europe/Berlin), and a local day
-    reads every partition its window touches. On object storage times are whole seconds, so a
-    mart built in the second its input was written counts as fresh: within a run only the
+    reads every partition its window touches. Of the files newer than a day's marts (every file,
+    when a mart is missing), the footers say whether one holds a request in the day's window (the
+    ``ts`` statistics): a local day at the edge of the data with no request is not built (it would be
+    built empty, then again when its requests come). On object storage times are whole seconds, so
+    a mart built in the second its input was written counts as fresh: within a run only the
     anonymiser writes after the marts, and that needs no rebuild (marts are built from the rows
-    before anonymisation). A local day at the edge of the data may have no request: its marts are
-    written empty, so it is not stale again.
+    before anonymisation).
     """
     settings = settings or Settings()
-    newest: dict[tuple[str, date], int] = {}
+    inputs: dict[tuple[str, date], list[tuple[LakePath, int]]] = {}
     for root in (Layout(lake).requests, Layout(lake).held):
-        times = lakefs.mtimes_ns(root)  # one listing, not a request per file, on object storage
-        for part in lakefs.list_partitions(root):
-            for path in part.files():
-                stamp = times.get(str(path))
-                mtime = stamp if stamp is not None else lakefs.mtime_ns(path)
+        # one listing of the dataset (one LIST on object storage), not one per partition
+        for part, listed in partitions_listed(root, lake).items():
+            for _, path, (_, mtime, _) in listed:
                 for day in local_days(part.day, day_plan(settings, part.site, part.day).tz):
-                    key = (part.site, day)
-                    newest[key] = max(newest.get(key, 0), mtime)
+                    inputs.setdefault((part.site, day), []).append((path, mtime))
     built = lakefs.mtimes_ns(Layout(lake).marts)
     stale = []
-    for (site, day), mtime in sorted(newest.items()):
+    ranges: dict[str, tuple[datetime, datetime] | None] = {}
+    for (site, day), files in sorted(inputs.items()):
         stamps = [built.get(str(mart_path(lake, name, site, day))) for name in MART_NAMES]
-        if any(t is None or t < mtime for t in stamps):
+        oldest = None if any(t is None for t in stamps) else min(t for t in stamps if t is not None)
+        newer = [path for path, mtime in files if oldest is None or oldest < mtime]
+        start, end = day_plan(settings, site, day).window
+        if any(holds_requests_between(path, start, end, ranges) for path in newer):
             stale.append((site, day))
     return stale
 
@@ -200,14 +211,8 @@ def build_day(
     plan = day_plan(settings, site, day)
     with lakefs.local_copies(lake, _plan_files(lake, plan), f"marts-{site}-{day.isoformat()}") as files:
         base = model_params(files, site=site, day=day, tz=plan.tz, built_at=now, own_hosts=plan.own_hosts)
-        frames: dict[str, pl.DataFrame] = {}
-        try:
-            with staged(con, base) as use_previous:
-                for name in MART_NAMES:
-                    target = mart_path(lake, name, site, day)
-                    params = {**base, **_previous(target)}
-                    use_previous(params)
-                    frames[name] = run_model(name, params, con)
+        try:  # out of memory in an operator DuckDB cannot spill: the day again with more (storage.duck)
+            frames = with_more_memory(con, lambda: _compute_day(con, lake, site, day, base))
         except duckdb.Error as exc:
             raise InputError(f"marts for site {site} on {day.isoformat()} ({plan.tz}): {exc}") from exc
         for name, frame in frames.items():
@@ -215,15 +220,28 @@ def build_day(
     return frames
 
 
+def _compute_day(con: duckdb.DuckDBPyConnection, lake: LakePath, site: str, day: date,
+                 base: dict[str, Any]) -> dict[str, pl.DataFrame]:
+    frames: dict[str, pl.DataFrame] = {}
+    with staged(con, base) as use_previous:
+        for name in MART_NAMES:
+            params = {**base, **_previous(mart_path(lake, name, site, day))}
+            use_previous(params)
+            frames[name] = run_model(name, params, con)
+    return frames
+
+
 def build_marts(
     settings: Settings, now: datetime, days: list[tuple[str, date]] | None = None, *,
-    progress: Progress | None = None,
+    progress: Progress | None = None, keep_unchanged: bool = False,
 ) -> MartsResult:
     """Build the marts of ``days`` (site, local day); None: every day whose marts are stale.
 
     A day is stale when one of its marts is missing or older than the newest input file
     it reads in requests/ or held/. One DuckDB connection serves the build.
     ``progress`` is told of each day built (:data:`accesslake.config.Progress`).
+    ``keep_unchanged`` (the nightly): a day whose input still has the requests its marts were
+    built from is kept, not computed again (:func:`~.freshness.keep_if_unchanged`).
     """
     lake = settings.lake
     targets = days_touched(lake, settings) if days is None else sorted(set(days))
@@ -238,6 +256,9 @@ def build_marts(
             if not _plan_files(lake, day_plan(settings, site, day)):
                 result.skipped.append((site, day))
                 continue
+            if keep_unchanged and _kept(con, settings, site, day, now):
+                result.kept.append((site, day))
+                continue
             frames = build_day(con, settings, site, day, now)
             result.built.append((site, day))
             result.files_written += len(frames)
@@ -251,8 +272,17 @@ def build_marts(
 
 
 def build_one_day(day: tuple[str, date], settings: Settings, now: datetime) -> MartsResult:
-    """The marts of one site and day (the nightly's unit of work; ``day`` first, for mapping)."""
-    return build_marts(settings, now, [day])
+    """The marts of one stale site and day (the nightly's unit of work; ``day`` first, for mapping): kept
+    when its requests are those they were built from, else built."""
+    return build_marts(settings, now, [day], keep_unchanged=True)
+
+
+def _kept(con: duckdb.DuckDBPyConnection, settings: Settings, site: str, day: date, now: datetime) -> bool:
+    lake = settings.lake
+    plan = day_plan(settings, site, day)
+    with lakefs.local_copies(lake, _plan_files(lake, plan), f"marts-{site}-{day.isoformat()}") as files:
+        params = model_params(files, site=site, day=day, tz=plan.tz, built_at=now, own_hosts=plan.own_hosts)
+        return keep_if_unchanged(con, params, {name: mart_path(lake, name, site, day) for name in MART_NAMES})
 
 
 def read_mart(lake: LakePath, name: str) -> pl.DataFrame:

@@ -38,6 +38,7 @@ from accesslake.errors import ConfigError
 from accesslake.schema import REQUEST_SCHEMA
 from accesslake.sqlfiles import read_sql
 from accesslake.storage import LakePath
+from accesslake.storage.duck import pipeline_spill, spill_folder
 
 __all__ = [
     "STAGING", "DayPlan", "connect_build", "day_window", "empty_requests_file", "local_days", "model_params",
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 #: The staging files, in the order they are run (sql/staging/).
-STAGING = ("day_requests", "referrers", "day_visits", "carry_over")
+STAGING = ("day_requests", "referrers", "day_visits", "carry_over", "day_input", "percentiles")
 #: Staging macros computed once per day and served from a temp table while the day's marts run:
 #: the same for every mart of the day, or (day_visits) for every mart with the same previous build.
 _PER_DAY = ("decoded_paths", "agent_keys", "day_referrer_hosts")
@@ -78,7 +79,8 @@ def empty_requests_file() -> Path:
 def connect_build(lake: LakePath | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection set up for building marts over ``lake``: session time zone UTC,
     the functions ``decode_path`` and ``referrer_source``, and the staging macros (sql/staging/)."""
-    con = lakefs.connect(lake)
+    # a build runs under the writer lock: it spills into the lake's local staging, within the pipeline's limit
+    con = lakefs.connect(lake, spill=pipeline_spill(lake) if lake is not None else spill_folder())
     con.execute("set TimeZone = 'UTC'").fetchall()
     # the macros are checked when created: give them a day to read (no rows)
     set_variables(con, model_params([], site="", day=date(2000, 1, 1), tz="UTC",

@@ -64,9 +64,9 @@ _AS_TEXT = frozenset({"interval", "time with time zone", "bit", "bignum", "union
 
 _PARTITIONING = pads.partitioning(pa.schema([("site", pa.string()), ("date", pa.date32())]), flavor="hive")
 
-#: Switched off last, in this order (allowed_directories cannot change once external access is off).
+#: Switched off last, in this order (allowed_directories, set just before: the connection's own spill
+#: folder only, cannot change once external access is off).
 _LOCK = (
-    "set allowed_directories = []",
     "set allowed_paths = []",
     "set autoload_known_extensions = false",
     "set autoinstall_known_extensions = false",
@@ -123,6 +123,10 @@ def connect(lake: LakePath) -> duckdb.DuckDBPyConnection:
             con.execute(f"set variable {name} = $value::{kind}", {"value": value}).fetchall()
         for statement in con.extract_statements(read_sql("views")):
             con.execute(statement).fetchall()
+        # A query too big for memory may still spill, into the connection's temp folder: a fresh folder of
+        # this process only (storage.duck.spill_folder), the one place the locked connection may touch.
+        spill = con.execute("select current_setting('temp_directory')").fetchone()
+        con.execute("set allowed_directories = $folders", {"folders": [spill[0]] if spill and spill[0] else []})
         for setting in _LOCK:
             con.execute(setting).fetchall()
     except (duckdb.Error, OSError, pa.ArrowException) as exc:

@@ -32,6 +32,7 @@ The caller holds the writer lock (:func:`accesslake.storage.writer_lock`) for
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ from accesslake.policy import Policy
 from accesslake.schema import CANDIDATE_SCHEMA, conform
 from accesslake.sqlfiles import query, read_sql
 from accesslake.storage import LakePath, Layout, auditlog
+from accesslake.storage.duck import pipeline_spill, with_more_memory
 
 __all__ = [
     "CANDIDATE_SCHEMA",
@@ -161,7 +163,7 @@ def detect(settings: Settings, now: datetime, day: date | None = None, site: str
     ]
     params = _params(policy)
     written: list[dict[str, Any]] = []
-    con = storage.connect(lake)
+    con = storage.connect(lake, spill=pipeline_spill(lake))  # under the writer lock: the pipeline's memory limit
     try:
         con.execute("set TimeZone = 'UTC'").fetchall()
         for part in partitions:
@@ -171,8 +173,9 @@ def detect(settings: Settings, now: datetime, day: date | None = None, site: str
             result.partitions.append(f"{part.site}/{part.day.isoformat()}")
             try:
                 with storage.local_copies(lake, stored, f"detect-{part.site}-{part.day.isoformat()}") as files:
-                    found = _run_day(con, {**params, "files": [str(p) for p in files], "site": part.site,
-                                           "day": part.day, "now": now, "cutoff": cutoff})
+                    day_params = {**params, "files": [str(p) for p in files], "site": part.site, "day": part.day,
+                                  "now": now, "cutoff": cutoff}
+                    found = with_more_memory(con, functools.partial(_run_day, con, day_params))
             except duckdb.Error as exc:
                 raise AccesslakeError(f"sql/{MODEL}.sql: detection failed on {part.path}: {exc}") from exc
             frame = _conform(found)

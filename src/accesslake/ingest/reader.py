@@ -31,9 +31,9 @@ __all__ = ["BATCH_BYTES", "HEAD_BYTES", "LogFile", "Mismatch", "Position", "file
            "key_of", "open_log"]
 
 # Text per batch: the peak memory of an ingest is about 15x this (two batches in flight,
-# allocator slack included) plus ~130 MiB of libraries. 20 MiB keeps it under 512 MiB
-# with Parquet files of about 70,000 rows (docs/performance.md).
-BATCH_BYTES = 20 * 1024 * 1024
+# allocator slack included) plus ~130 MiB of libraries. 12 MiB keeps it well under 512 MiB
+# with Parquet files of about 40,000 rows (docs/performance.md).
+BATCH_BYTES = 12 * 1024 * 1024
 # The first bytes of a file that name it (file_key) and pick the ledger records it may continue.
 HEAD_BYTES = 64 * 1024
 _READ_ERRORS = (OSError, EOFError, zlib.error)
