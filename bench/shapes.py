@@ -118,10 +118,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--shapes", nargs="*", default=list(SHAPES), choices=list(SHAPES))
     parser.add_argument("--out", type=Path, default=BENCH / "out" / "shapes")
-    parser.add_argument("--smoke", action="store_true", help="20,000 lines, one run (CI)")
+    parser.add_argument("--smoke", action="store_true", help="5,000 lines, one run (CI)")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.lines, args.runs = 20_000, 1
+        args.lines, args.runs = 5_000, 1
     info = machine()
     print(f"machine: {info['nproc']} cores, {info['cpu']}; GoAccess {info['goaccess']}", flush=True)
     results: dict[str, Any] = {}

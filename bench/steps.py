@@ -15,6 +15,7 @@ client IP, write it back crash-safely, as anonymisation must).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -79,6 +80,26 @@ def marts(args: dict[str, Any]) -> Result:
     return {"seconds": seconds, "items": rows, "files": result.files_written}
 
 
+def detect(args: dict[str, Any]) -> Result:
+    """Abuse detection over the lake's days still inside anonymize_after (rows/s: the rows it reads)."""
+    from accesslake.forensics.candidates import detect as run_detect
+    from accesslake.storage import Layout, parquet_metadata, writer_lock
+
+    settings = _settings(args["lake"])
+    rows = sum(parquet_metadata(p).num_rows for p in _files(Layout(settings.lake).requests))
+    start = time.perf_counter()
+    with writer_lock(settings.lake):
+        result = run_detect(settings, datetime.fromisoformat(args["now"]))
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "items": rows, "candidates": result.count_candidates}
+
+
+def _files(root: Any) -> list[Any]:
+    from accesslake.storage import list_files
+
+    return list_files(root)
+
+
 def anonymize(args: dict[str, Any]) -> Result:
     from accesslake.retention import run_retention as run
     from accesslake.storage import writer_lock
@@ -91,17 +112,66 @@ def anonymize(args: dict[str, Any]) -> Result:
     return {"seconds": seconds, "items": result.rows_anonymized, "files": result.files_rewritten}
 
 
+class PeakPerCall:
+    """The nightly's executor, run in this process, noting each library call's wall time and peak resident
+    memory (Linux: the peak is reset before each call through /proc/self/clear_refs)."""
+
+    def __init__(self) -> None:
+        from accesslake.pipeline import InProcess
+
+        self.inner = InProcess()
+        self.calls: dict[str, dict[str, float]] = {}
+
+    def _around(self, name: str, run: Callable[[], Any]) -> Any:
+        _reset_peak()  # (this lowers the ru_maxrss the parent reads: the step reports its own peak instead)
+        before = _peak_mib()
+        start = time.perf_counter()
+        try:
+            return run()
+        finally:
+            seen = self.calls.setdefault(name, {"seconds": 0.0, "peak_mib": 0.0, "rss_before_mib": before})
+            seen["seconds"] += time.perf_counter() - start
+            seen["peak_mib"] = max(seen["peak_mib"], _peak_mib())
+
+    def call(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
+        return self._around(name, lambda: self.inner.call(name, fn, *args))
+
+    def map(self, name: str, fn: Callable[..., Any], items: list[Any], *args: Any, **kw: Any) -> list[Any]:
+        return self._around(name, lambda: self.inner.map(name, fn, items, *args, **kw))  # type: ignore[no-any-return]
+
+
+def _reset_peak() -> None:
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _peak_mib() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def nightly(args: dict[str, Any]) -> Result:
     from accesslake.pipeline import NightlyOptions, run_nightly
 
     settings = _settings(args["lake"])
+    executor = PeakPerCall() if args.get("per_call") else None
     start = time.perf_counter()
     result = run_nightly(settings, datetime.fromisoformat(args["now"]),
-                         NightlyOptions(site=args["site"], fmt=_format(args), cookie=args["cookie"]))
+                         NightlyOptions(site=args["site"], fmt=_format(args), cookie=args["cookie"]),
+                         executor=executor)
     seconds = time.perf_counter() - start
     audit_ok = result.audit is not None and result.audit.ok
-    return {"seconds": seconds, "items": sum(r.lines_read for r in result.ingested),
-            "marts_days": len(result.marts.built) if result.marts else 0, "audit_ok": audit_ok}
+    out: Result = {"seconds": seconds, "items": sum(r.lines_read for r in result.ingested),
+                   "marts_days": len(result.marts.built) if result.marts else 0, "audit_ok": audit_ok}
+    if executor is not None:
+        out["calls"] = {k: {m: round(v, 2) for m, v in c.items()} for k, c in executor.calls.items()}
+        out["peak_mib"] = max(c["peak_mib"] for c in executor.calls.values())
+    return out
 
 
 def floor(args: dict[str, Any]) -> Result:
@@ -190,8 +260,10 @@ def _night(args: dict[str, Any], day: int) -> datetime:
 
 
 def year_build(args: dict[str, Any]) -> Result:
-    """Days ``first..last`` of bench/year.py's lake, as the nightly leaves them (ingest, marts, retention)."""
+    """Days ``first..last`` of bench/year.py's lake, as the nightly leaves them: ingest, marts, retention each
+    day, then one audit (it verifies every file, as the nightly audits of those days would have)."""
     from accesslake.analytics import build_marts
+    from accesslake.audit import run_audit
     from accesslake.demo.loggen import DEMO_COOKIE, DEMO_FORMAT
     from accesslake.ingest import ingest_file
     from accesslake.retention import run_retention
@@ -209,7 +281,9 @@ def year_build(args: dict[str, Any]) -> Result:
             build_marts(settings, night)
             run_retention(settings, night)
             log.unlink()
-    return {"seconds": time.perf_counter() - start, "items": int(args["last"]) - int(args["first"]) + 1}
+        audit = run_audit(settings, _night(args, int(args["last"])))
+    return {"seconds": time.perf_counter() - start, "items": int(args["last"]) - int(args["first"]) + 1,
+            "audit_ok": audit.ok}
 
 
 def _count_s3_requests(lake: Any) -> Counter[str]:
@@ -246,6 +320,16 @@ def year_night(args: dict[str, Any]) -> Result:
     seconds = time.perf_counter() - start
     out: Result = {"seconds": seconds, "items": sum(r.lines_read for r in result.ingested),
                    "audit_ok": bool(result.audit and result.audit.ok), "failures": len(result.failures)}
+    if result.audit is not None:
+        out.update(audit_read=result.audit.files_read, audit_skipped=result.audit.files_skipped)
+        if result.audit.violations:
+            out["violations"] = result.audit.violations[:3]
+    if result.anonymized is not None:
+        out.update(retention_read=result.anonymized.files_checked, retention_skipped=result.anonymized.files_skipped)
+    if result.marts is not None:
+        out["marts_built"] = [f"{site} {day}" for site, day in result.marts.built]
+    if result.failures:
+        out["failed"] = [f.line() for f in result.failures[:3]]
     if requests is not None:
         out["s3_requests"] = dict(sorted(requests.items()))
         out["s3_requests_total"] = sum(requests.values())
@@ -253,20 +337,27 @@ def year_night(args: dict[str, Any]) -> Result:
 
 
 def copy_lake(args: dict[str, Any]) -> Result:
-    """Copy an S3 lake prefix to another (bench/year.py runs each measured night on a copy)."""
-    from accesslake.storage import lake_root
+    """Copy an S3 lake prefix to another (bench/year.py runs each measured night on a copy): object by object,
+    oldest first, so that the copies' upload times keep the order of the originals' (the marts' staleness
+    compares them; a copy keeps each object's ETag, which the manifest of verified files compares)."""
+    from accesslake.storage import lake_root, stats
 
     source, target = lake_root(args["source"]), lake_root(args["target"])
     start = time.perf_counter()
     fs = source.fs
-    if fs.exists(target.path):
-        fs.rm(target.path, recursive=True)
-    fs.copy(source.path, target.path, recursive=True)
-    return {"seconds": time.perf_counter() - start, "items": 0}
+    old = fs.find(target.path)
+    if old:
+        fs.rm(old)
+    prefix = str(source).rstrip("/") + "/"
+    listed = sorted(stats(source).items(), key=lambda kv: (kv[1][1], kv[0]))
+    for key, _ in listed:
+        fs.copy(f"{source.path}/{key[len(prefix):]}", f"{target.path}/{key[len(prefix):]}")
+    return {"seconds": time.perf_counter() - start, "items": len(listed)}
 
 
 STEPS: dict[str, Callable[[dict[str, Any]], Result]] = {
-    "generate": generate, "ingest": ingest, "marts": marts, "anonymize": anonymize, "nightly": nightly, "floor": floor,
+    "generate": generate, "ingest": ingest, "marts": marts, "detect": detect, "anonymize": anonymize,
+    "nightly": nightly, "floor": floor,
     "reshape": reshape, "year_build": year_build, "year_night": year_night, "copy_lake": copy_lake,
 }
 

@@ -9,6 +9,7 @@ so in a note instead of failing.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-OUR_STEPS = ("ingest", "marts", "anonymize", "floor", "nightly")
+OUR_STEPS = ("ingest", "marts", "detect", "anonymize", "floor", "nightly")
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,8 @@ def test_the_report_has_the_table_and_the_targets(smoke: tuple[dict, str, Path])
     results, stdout, out = smoke
     report = (out / "results-5000.md").read_text()
     assert report in stdout
-    for label in ("| ingest |", "| marts of the day", "| anonymisation", "| PyArrow floor", "| nightly run"):
+    for label in ("| ingest |", "| marts of the day", "| abuse detection", "| anonymisation", "| PyArrow floor",
+                  "| nightly run"):
         assert label in report
     names = [t["target"] for t in results["targets"]]
     assert any("GoAccess lines/s" in n for n in names)
@@ -64,6 +66,37 @@ def test_the_report_has_the_table_and_the_targets(smoke: tuple[dict, str, Path])
     assert any("peak memory" in n for n in names)
     assert all(t["met"] in (True, False, None) for t in results["targets"])
     assert not list(out.glob("run-*")), "the run's lakes are cleaned up"
+
+
+def run_script(script: str, out: Path, *args: str) -> str:
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / script), "--smoke", "--out", str(out), *args],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_the_shapes_benchmark_ingests_every_shape(tmp_path: Path) -> None:
+    """``bench/shapes.py --smoke``: every shape generated, ingested, and GoAccess beside it when installed."""
+    run_script("shapes.py", tmp_path)
+    report = json.loads((tmp_path / "shapes.json").read_text())
+    assert set(report["shapes"]) == {"demo-1day", "combined-1day", "combined-3days-returning", "combined-many-agents",
+                                     "combined-many-paths", "common-1day"}
+    for shape in report["shapes"].values():
+        assert shape["lines"] >= 5000 and shape["ingest_peak_mib"] > 0
+        assert ("ratio" in shape) == bool(report["machine"]["goaccess"])
+    assert report["shapes"]["combined-3days-returning"]["distinct"]["hosts"] <= 5000
+
+
+def test_the_year_benchmark_counts_what_each_night_reads(tmp_path: Path) -> None:
+    """``bench/year.py --smoke``: two nights of a four-day lake; the audit of the later night skips what the
+    earlier ones verified, and the files it opened are counted per store (with strace, when installed)."""
+    run_script("year.py", tmp_path)
+    nights = json.loads((tmp_path / "year.json").read_text())["nights"]
+    assert set(nights) == {"2", "4"}
+    for night in nights.values():
+        assert night["audit_ok"] is True and night["failures"] == 0 and night["audit_skipped"] > 0
+        if shutil.which("strace"):
+            assert night["opened_parquet"]["requests"] >= 1
 
 
 @pytest.mark.integration
