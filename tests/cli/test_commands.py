@@ -194,6 +194,33 @@ def test_long_library_calls_report_progress(tmp_path: Path) -> None:
     assert calls == [("marts", n, total) for n in range(total + 1)]
 
 
+def test_one_long_ingest_reports_progress_batch_by_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+
+    from accesslake.ingest import ingest_file, reader
+
+    monkeypatch.setattr(reader, "BATCH_BYTES", 64 * 1024)  # many batches from a small file
+    lines = [combined(ip, DAY - timedelta(minutes=n)) for n, ip in enumerate(make_ips("198.51.100", 150))] * 30
+    plain = write_lines(tmp_path / "big.log", lines)
+    packed = tmp_path / "big.log.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    size_mib = -(-plain.stat().st_size // 2**20)
+    for path, lake in ((plain, tmp_path / "lake"), (packed, tmp_path / "lake-gz")):
+        calls: list[tuple[str, int, int | None]] = []
+        record = calls.append
+        result = ingest_file(path, Settings(lake=lake), NOW, progress=lambda *call, record=record: record(call))
+        assert result.lines_read == len(lines)
+        assert len(calls) >= plain.stat().st_size // (64 * 1024)  # once per batch
+        done = [c[1] for c in calls]
+        assert done == sorted(done)  # never backwards
+        if path is plain:
+            assert {c[0] for c in calls} == {"ingest big.log (MiB)"} and {c[2] for c in calls} == {size_mib}
+            assert done[-1] == size_mib
+        else:  # the text size of a gzip file is not known before its end: lines, no total
+            assert {c[0] for c in calls} == {"ingest big.log.gz (lines)"} and {c[2] for c in calls} == {None}
+            assert done[-1] == len(lines)
+
+
 def test_no_progress_reaches_a_pipe(tmp_path: Path, log: Path) -> None:
     code, out, err = run_cli(at(tmp_path / "lake", NOW, "report", log, "--out", tmp_path / "r.html"))
     assert code == 0

@@ -33,7 +33,8 @@ def ingest_files(ctx: Context, files: list[str], *, site: str, fmt: str | None, 
                 path = storage.lake_root(name, option="FILE")
                 live = not complete and ingest.in_landing(path, ctx.settings.lake)
                 results.append(ingest.ingest_file(path, ctx.settings, ctx.now, site=site, fmt=fmt, cookie=cookie,
-                                                  hold_partial_line=live, site_from_vhost=site_from_vhost))
+                                                  hold_partial_line=live, site_from_vhost=site_from_vhost,
+                                                  progress=progress))
             except AccesslakeError as exc:
                 if len(files) == 1:
                     raise

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import shutil
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import cast
 import polars as pl
 
 from accesslake import holds, storage
-from accesslake.config import Settings
+from accesslake.config import Progress, Settings
 from accesslake.errors import ConfigError, InputError
 from accesslake.ingest.identity import Known, open_known
 from accesslake.ingest.ledger import IngestResult, commit, ledger_records
@@ -45,6 +46,8 @@ from accesslake.schema import REQUEST_SCHEMA, UTC_US, conform
 from accesslake.storage import LakePath, Layout, auditlog
 
 __all__ = ["SETTLE", "ingest_file"]
+
+MIB = 1024 * 1024
 
 DETECT_LINES = 200
 # A last line without newline is read once its file is unchanged for this long (by the run's clock).
@@ -89,8 +92,12 @@ def ingest_file(
     cookie: str | None = None,
     hold_partial_line: bool = False,
     site_from_vhost: bool = False,
+    progress: Progress | None = None,
 ) -> IngestResult:
     """Ingest one file (or its new lines); returns the counts, also kept in the ledger.
+
+    ``progress`` is told after each batch (:data:`accesslake.config.Progress`): MiB read of the
+    file's size, or, for a gzip file (whose text size is not known before the end), lines read.
 
     ``hold_partial_line``: a last line without newline waits (the file may still be written) until
     the file is unchanged for :data:`SETTLE` since the ingest that first held it back. A file the
@@ -118,7 +125,7 @@ def ingest_file(
                               ingested_at=now.isoformat(), note=note)
         # A gzip file is complete: its last line is never held (it could not be completed later).
         hold = hold_partial_line and not log.gzipped and not _settled(known, log, now)
-        if not _read(log, hold, spec, cookie, settings, now, result, known):
+        if not _read(log, hold, spec, cookie, settings, now, result, known, _ticker(progress, log)):
             result.status = "unchanged"
             return result
     auditlog.append_event(
@@ -138,9 +145,28 @@ def _settled(known: Known | None, log: LogFile, now: datetime) -> bool:
     return unchanged and datetime.fromisoformat(str(known.record["ingested_at"])) + SETTLE <= now
 
 
+def _ticker(progress: Progress | None, log: LogFile) -> Callable[[IngestResult], None] | None:
+    """What :func:`_read` calls after each batch to tell ``progress`` how far it got (None: no progress)."""
+    if progress is None:
+        return None
+    name = log.path.name
+    if log.gzipped:
+        return lambda result: progress(f"ingest {name} (lines)", result.lines_read, None)
+    try:
+        total: int | None = -(-int(log.path.stat().st_size) // MIB)  # MiB, rounded up
+    except OSError:
+        total = None
+
+    def tick(result: IngestResult) -> None:
+        done = -(-log.offset // MIB)
+        progress(f"ingest {name} (MiB)", done if total is None else min(done, total), total)
+
+    return tick
+
+
 def _read(
     log: LogFile, hold: bool, spec: FieldSpec | None, cookie: str | None, settings: Settings, now: datetime,
-    result: IngestResult, known: Known | None,
+    result: IngestResult, known: Known | None, tick: Callable[[IngestResult], None] | None = None,
 ) -> bool:
     """Read, parse and stage the new lines of ``log``, then commit them with the ledger record; False
     when there was nothing new (no line, and the same partial last line as before, if any)."""
@@ -188,6 +214,8 @@ def _read(
                              rejects_before + result.rejects + batch.rejects.height, policy.max_reject_ratio,
                              first_bad, final=last)
                 staged += _write_batch(batch, run, now, settings, active, result)
+                if tick is not None:
+                    tick(result)
         _check_ratio(path, result.format, lines_before + result.lines_read, rejects_before + result.rejects,
                      policy.max_reject_ratio, first_bad, final=True)
         result.offset, result.seen_bytes = log.offset, log.offset + len(log.tail)
