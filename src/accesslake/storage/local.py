@@ -62,28 +62,32 @@ class LocalStorage(Storage):
 
     # ---------------------------------------------------------------- listing
     def list_files(self, root: Path, suffix: str = ".parquet", *, hidden: bool = False) -> list[Path]:
-        if not root.exists():
-            return []
-        found = [p for p in root.rglob(f"*{suffix}") if p.is_file()]
-        return sorted(p for p in found if p.name.endswith(suffix) and (hidden or not p.name.startswith(".")))
+        return [Path(entry.path) for entry in _sorted(_files(root))
+                if entry.name.endswith(suffix) and (hidden or not entry.name.startswith("."))]
 
     def stats(self, root: Path) -> dict[str, FileStat]:
         out: dict[str, FileStat] = {}
-        for path in self.list_files(root, "", hidden=True):
-            info = path.stat()
-            out[str(path)] = (info.st_size, info.st_mtime_ns, "")
+        for entry in _sorted(_files(root)):
+            try:
+                info = entry.stat()
+            except FileNotFoundError:  # removed since it was listed
+                continue
+            out[entry.path] = (info.st_size, info.st_mtime_ns, "")
         return out
 
     def partition_folders(self, root: Path) -> set[Path]:
-        if not root.exists():
-            return set()
-        return {f for f in root.rglob("date=*") if f.is_dir()}
+        return {Path(entry.path) for entry in _entries(root) if entry.name.startswith("date=")
+                and entry.is_dir()}
 
     def modes(self, root: Path) -> Iterator[tuple[Path, int]]:
         if not root.exists():
             return
-        for path in [root, *sorted(root.rglob("*"))]:
-            yield path, stat.S_IMODE(path.lstat().st_mode)
+        yield root, stat.S_IMODE(root.lstat().st_mode)
+        for entry in _sorted(_entries(root)):
+            try:
+                yield Path(entry.path), stat.S_IMODE(entry.stat(follow_symlinks=False).st_mode)
+            except FileNotFoundError:
+                continue
 
     # ---------------------------------------------------------------- reading
     def read_bytes_or_empty(self, path: Path) -> bytes:
@@ -267,3 +271,30 @@ class LocalStorage(Storage):
 
 
 LOCAL = LocalStorage()
+
+
+def _entries(root: Path) -> Iterator[os.DirEntry[str]]:
+    """Every entry under ``root`` (not ``root`` itself), from one ``os.scandir`` per folder: the type of each
+    comes with the listing, so a lake of thousands of files is listed without a stat per file (the nightly
+    lists its stores every night). Symbolic links to folders are not followed (as ``Path.rglob``)."""
+    folders = [os.fspath(root)]
+    while folders:
+        try:
+            listing = os.scandir(folders.pop())
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        with listing:
+            for entry in listing:
+                yield entry
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
+
+
+def _sorted(entries: Iterator[os.DirEntry[str]]) -> list[os.DirEntry[str]]:
+    """``entries`` in the order of their paths as :class:`Path` objects sort (part by part)."""
+    return sorted(entries, key=lambda entry: entry.path.split(os.sep))
+
+
+def _files(root: Path) -> Iterator[os.DirEntry[str]]:
+    """The files under ``root`` (a symbolic link to a file counts as one, as ``Path.is_file`` says)."""
+    return (entry for entry in _entries(root) if entry.is_file())
