@@ -37,7 +37,7 @@ def test_a_pipeline_connection_is_capped_and_spills_into_the_lakes_staging(lake:
     assert spill.parent == Layout(lake).tmp  # staging: the audit names leftovers, recovery removes them
     con = connect(lake, spill=spill)
     try:
-        assert setting(con, "memory_limit") == "160.0 MiB"  # DEFAULT_MEMORY_LIMIT, as DuckDB shows it
+        assert setting(con, "memory_limit") == "256.0 MiB"  # DEFAULT_MEMORY_LIMIT, as DuckDB shows it
         assert setting(con, "temp_directory") == str(spill)
     finally:
         con.close()
@@ -47,14 +47,14 @@ def test_a_pipeline_connection_is_capped_and_spills_into_the_lakes_staging(lake:
 def test_other_connections_keep_duckdbs_limit_unless_one_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(MEMORY_ENV, raising=False)
     con = connect()
-    assert setting(con, "memory_limit") != "160.0 MiB" and "accesslake-duckdb-" in setting(con, "temp_directory")
+    assert setting(con, "memory_limit") != "256.0 MiB" and "accesslake-duckdb-" in setting(con, "temp_directory")
     monkeypatch.setenv(MEMORY_ENV, "64MiB")
     assert setting(connect(), "memory_limit") == "64.0 MiB"
 
 
 def test_the_limit_is_a_size(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(MEMORY_ENV, raising=False)
-    assert memory_limit() == DEFAULT_MEMORY_LIMIT and raised_limits() == ["327680KiB", "655360KiB", "1310720KiB"]
+    assert memory_limit() == DEFAULT_MEMORY_LIMIT and raised_limits() == ["524288KiB", "1048576KiB", "2097152KiB"]
     monkeypatch.setenv(MEMORY_ENV, "1GB")
     assert raised_limits(1) == ["1953125KiB"]
     monkeypatch.setenv(MEMORY_ENV, "lots")

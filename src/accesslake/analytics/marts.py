@@ -25,6 +25,8 @@ The caller holds the writer lock (:func:`accesslake.storage.writer_lock`).
 
 from __future__ import annotations
 
+import shutil
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -198,37 +200,56 @@ def _previous(path: LakePath) -> dict[str, Any]:
     }
 
 
-def build_day(
-    con: duckdb.DuckDBPyConnection, settings: Settings, site: str, day: date, now: datetime
-) -> dict[str, pl.DataFrame]:
-    """Build every mart of one site and local day and write them; returns the frames written.
+@dataclass(frozen=True)
+class DayBuilt:
+    """What :func:`build_day` wrote: the rows of each mart, and whether its visitor figures are approximate."""
+
+    rows: dict[str, int]
+    approximate: bool
+
+
+def build_day(con: duckdb.DuckDBPyConnection, settings: Settings, site: str, day: date, now: datetime) -> DayBuilt:
+    """Build every mart of one site and local day and write them.
 
     What every mart of the day reads the same way (decoded paths, agent keys, referrer hosts)
     is computed once; the build mode and the visits (the costly part of the visitor marts) once
-    per distinct previous build (see :func:`accesslake.analytics.staging.staged`).
+    per distinct previous build (see :func:`accesslake.analytics.staging.staged`). Each mart is
+    written to the lake's staging as soon as it is computed (only one mart's rows are held in
+    memory at a time), and the day's files are put in place once all of them are computed: a
+    failure leaves the day's marts as they were.
     """
     lake = settings.lake
     plan = day_plan(settings, site, day)
-    with lakefs.local_copies(lake, _plan_files(lake, plan), f"marts-{site}-{day.isoformat()}") as files:
-        base = model_params(files, site=site, day=day, tz=plan.tz, built_at=now, own_hosts=plan.own_hosts)
-        try:  # out of memory in an operator DuckDB cannot spill: the day again with more (storage.duck)
-            frames = with_more_memory(con, lambda: _compute_day(con, lake, site, day, base))
-        except duckdb.Error as exc:
-            raise InputError(f"marts for site {site} on {day.isoformat()} ({plan.tz}): {exc}") from exc
-        for name, frame in frames.items():
-            lakefs.write_parquet_atomic(frame, mart_path(lake, name, site, day))
-    return frames
+    run = lakefs.staging_dir(lake, f"marts-{site}-{day.isoformat()}-{uuid.uuid4().hex[:8]}")
+    try:
+        with lakefs.local_copies(lake, _plan_files(lake, plan), f"marts-{site}-{day.isoformat()}") as files:
+            base = model_params(files, site=site, day=day, tz=plan.tz, built_at=now, own_hosts=plan.own_hosts)
+            try:  # out of memory in an operator DuckDB cannot spill: the day again with more (storage.duck)
+                built = with_more_memory(con, lambda: _compute_day(con, lake, site, day, base, run))
+            except duckdb.Error as exc:
+                raise InputError(f"marts for site {site} on {day.isoformat()} ({plan.tz}): {exc}") from exc
+        for name in built.rows:
+            lakefs.publish(run / name / "part-0.parquet", mart_path(lake, name, site, day))
+    finally:
+        shutil.rmtree(run, ignore_errors=True)
+    return built
 
 
 def _compute_day(con: duckdb.DuckDBPyConnection, lake: LakePath, site: str, day: date,
-                 base: dict[str, Any]) -> dict[str, pl.DataFrame]:
-    frames: dict[str, pl.DataFrame] = {}
+                 base: dict[str, Any], run: Path) -> DayBuilt:
+    rows: dict[str, int] = {}
+    approximate = False
     with staged(con, base) as use_previous:
         for name in MART_NAMES:
             params = {**base, **_previous(mart_path(lake, name, site, day))}
             use_previous(params)
-            frames[name] = run_model(name, params, con)
-    return frames
+            frame = run_model(name, params, con)
+            lakefs.write_parquet_atomic(frame, run / name / "part-0.parquet")
+            rows[name] = frame.height
+            if name == "daily_traffic":
+                approximate = bool(frame.height and frame["is_approximate"].any())
+            del frame
+    return DayBuilt(rows, approximate)
 
 
 def build_marts(
@@ -259,11 +280,10 @@ def build_marts(
             if keep_unchanged and _kept(con, settings, site, day, now):
                 result.kept.append((site, day))
                 continue
-            frames = build_day(con, settings, site, day, now)
+            built = build_day(con, settings, site, day, now)
             result.built.append((site, day))
-            result.files_written += len(frames)
-            headline = frames["daily_traffic"]
-            if headline.height and bool(headline["is_approximate"].any()):
+            result.files_written += len(built.rows)
+            if built.approximate:
                 result.approximate.append((site, day))
         report_progress(progress, "marts", len(targets), len(targets))
     finally:

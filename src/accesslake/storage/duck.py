@@ -39,11 +39,11 @@ __all__ = ["DEFAULT_MEMORY_LIMIT", "MEMORY_ENV", "connect", "memory_limit", "pip
 
 R = TypeVar("R")
 
-#: Environment variable that sets DuckDB's memory limit per connection (``160MiB``, ``1GB`` ...).
+#: Environment variable that sets DuckDB's memory limit per connection (``256MiB``, ``1GB`` ...).
 MEMORY_ENV = "ACCESSLAKE_MEMORY_LIMIT"
 #: The pipeline's DuckDB working memory per connection when ``ACCESSLAKE_MEMORY_LIMIT`` is not set: with the
 #: libraries loaded (~170 MiB) a nightly run of a 2M-line day then peaks under 512 MiB (docs/performance.md).
-DEFAULT_MEMORY_LIMIT = "160MiB"
+DEFAULT_MEMORY_LIMIT = "256MiB"
 _SIZE = re.compile(r"\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>(?P<prefix>[KMGT]?)(?P<binary>i?)B?|bytes)\s*",
                    re.IGNORECASE)
 _COUNTER = itertools.count()
@@ -53,7 +53,7 @@ def memory_limit() -> str:
     """DuckDB's memory limit per pipeline connection: ``ACCESSLAKE_MEMORY_LIMIT`` or :data:`DEFAULT_MEMORY_LIMIT`."""
     value = os.environ.get(MEMORY_ENV, "").strip() or DEFAULT_MEMORY_LIMIT
     if not _SIZE.fullmatch(value):
-        raise ConfigError(f"{MEMORY_ENV}: {value!r} is not a size; write it like 160MiB or 1GB")
+        raise ConfigError(f"{MEMORY_ENV}: {value!r} is not a size; write it like 256MiB or 1GB")
     return value
 
 
