@@ -175,8 +175,11 @@ def days_touched(lake: LakePath, settings: Settings | None = None) -> list[tuple
     built = lakefs.mtimes_ns(Layout(lake).marts)
     stale = []
     ranges: dict[str, tuple[datetime, datetime] | None] = {}
+    # mart_path(lake, name, site, day) as text, without building a path per mart and day (a year is thousands)
+    roots = {name: str(Layout(lake).mart(name)) for name in MART_NAMES}
     for (site, day), files in sorted(inputs.items()):
-        stamps = [built.get(str(mart_path(lake, name, site, day))) for name in MART_NAMES]
+        tail = f"/{lakefs.partition_dir(Path('.'), site, day).as_posix()}/{PART_NAME}"
+        stamps = [built.get(roots[name] + tail) for name in MART_NAMES]
         oldest = None if any(t is None for t in stamps) else min(t for t in stamps if t is not None)
         newer = [path for path, mtime in files if oldest is None or oldest < mtime]
         start, end = day_plan(settings, site, day).window

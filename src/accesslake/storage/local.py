@@ -231,12 +231,12 @@ class LocalStorage(Storage):
         removed = 0
         tmp_root = self.staging_root(lake)
         if tmp_root.exists():
-            removed += sum(1 for p in tmp_root.rglob("*") if p.is_file())
+            removed += sum(1 for _ in _files(tmp_root))
             shutil.rmtree(tmp_root)
-        for stray in lake.rglob(".*.tmp"):
-            if stray.is_file():
-                stray.unlink(missing_ok=True)
-                removed += 1
+        strays = [entry.path for entry in _files(lake) if entry.name.startswith(".") and entry.name.endswith(".tmp")]
+        for stray in strays:  # what an interrupted write_parquet_atomic left
+            Path(stray).unlink(missing_ok=True)
+            removed += 1
         return removed
 
     def leftover_staging(self, lake: Path) -> list[Path]:
