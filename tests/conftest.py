@@ -24,8 +24,9 @@ from accesslake.storage import lake_root
 REPO = Path(__file__).resolve().parents[1]
 #: The real logs the suite uses, in the repository with their sources and licences (README.md there).
 REAL_LOGS = REPO / "tests" / "data" / "real-logs"
-#: Where logs that may not be redistributed (MANIFEST.json: "included": false) may be found on this machine.
-EXTERNAL_REAL_LOGS = Path(os.environ.get("ACCESSLAKE_REAL_LOGS", REPO.parent / "shared" / "data" / "real-logs"))
+#: Where logs that may not be redistributed (MANIFEST.json: "included": false) are, when someone has them:
+#: only a folder named explicitly; the suite never looks outside the repository on its own.
+EXTERNAL_REAL_LOGS = Path(os.environ["ACCESSLAKE_REAL_LOGS"]) if os.environ.get("ACCESSLAKE_REAL_LOGS") else None
 
 
 def real_log_manifest() -> dict[str, dict[str, object]]:
@@ -36,13 +37,13 @@ def real_log_manifest() -> dict[str, dict[str, object]]:
 
 def real_log(name: str) -> Path:
     """The real log ``name``: from the repository, or, for one that may not be redistributed, from
-    ``$ACCESSLAKE_REAL_LOGS`` (default ``../shared/data/real-logs``) when it is there with the recorded
-    checksum; otherwise the test is skipped with the reason the file is not in the repository."""
+    ``$ACCESSLAKE_REAL_LOGS`` when it is set and holds the file with the recorded checksum; otherwise the
+    test is skipped with the reason the file is not in the repository."""
     entry = real_log_manifest()[name]
     if entry["included"]:
         return REAL_LOGS / name
-    outside = EXTERNAL_REAL_LOGS / name
-    if outside.is_file() and hashlib.sha256(outside.read_bytes()).hexdigest() == entry["sha256"]:
+    if EXTERNAL_REAL_LOGS is not None and (outside := EXTERNAL_REAL_LOGS / name).is_file() \
+            and hashlib.sha256(outside.read_bytes()).hexdigest() == entry["sha256"]:
         return outside
     pytest.skip(f"{name} is not in the repository ({entry['why_excluded']}); put it in $ACCESSLAKE_REAL_LOGS "
                 f"(sha256 {entry['sha256']}) to run this test")
