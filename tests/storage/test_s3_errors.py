@@ -47,3 +47,15 @@ def test_an_s3_lake_without_credentials_is_a_usage_error(
     assert code == 2 and out == ""
     assert err == "accesslake: error: --lake s3://nobucket/lake: no credentials: set AWS_ACCESS_KEY_ID and " \
                   "AWS_SECRET_ACCESS_KEY (NoCredentialsError)\n"
+
+
+def test_a_lake_path_carries_no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paths travel pickled (Dask workers, Prefect): the keys stay in the environment, not in the path."""
+    import pickle
+
+    from accesslake.storage import lake_root
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLEONLY")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-that-must-not-travel")
+    data = pickle.dumps(lake_root("s3://bucket/lake") / "requests")
+    assert b"secret-that-must-not-travel" not in data and b"AKIDEXAMPLEONLY" not in data

@@ -89,17 +89,16 @@ def lake_root(spec: str | os.PathLike[str], *, option: str = "--lake") -> LakePa
         raise ConfigError(f"{option}: {text!r}: unsupported storage {protocol}://; use a folder or s3://bucket/prefix")
     if not text[match.end():].strip("/"):
         raise ConfigError(f"{option}: {text!r} names no bucket; write s3://bucket/prefix")
+    import fsspec
     from upath import UPath  # imported only for object storage
 
-    # No listing cache: DuckDB and Polars write beside this filesystem object, and a
-    # stale listing would hide a file from the anonymiser. The endpoint and credentials
-    # are read from the environment now and passed explicitly: fsspec reuses a filesystem
-    # object made with the same arguments, which would otherwise keep the endpoint and
-    # credentials of an earlier lake in the same process (a notebook, a test session).
-    env = os.environ.get
-    return UPath(text.rstrip("/"), use_listings_cache=False, endpoint_url=env("AWS_ENDPOINT_URL") or None,
-                 key=env("AWS_ACCESS_KEY_ID") or None, secret=env("AWS_SECRET_ACCESS_KEY") or None,
-                 token=env("AWS_SESSION_TOKEN") or None)
+    # fsspec reuses a filesystem object made with the same arguments, which would keep the endpoint and
+    # credentials an earlier lake of this process was opened with (a notebook, a test session): the lake
+    # gets one made from the environment as it is now. (Passing the keys as arguments would also do, but
+    # would put them into every pickled path: Dask, Prefect.) No listing cache: DuckDB and Polars write
+    # beside this filesystem object, and a stale listing would hide a file from the anonymiser.
+    fsspec.get_filesystem_class(protocol).clear_instance_cache()
+    return UPath(text.rstrip("/"), use_listings_cache=False)
 
 
 def uri(path: LakePath) -> str:
