@@ -26,7 +26,7 @@ from accesslake.schema import REQUEST_SCHEMA
 from accesslake.storage import LakePath, Layout, Partition
 from accesslake.storage.manifest import Manifest, partitions_listed
 
-__all__ = ["anonymize_partition", "anonymize_partition_of", "needs_rewrite", "partitions_due"]
+__all__ = ["anonymize_partition", "anonymize_partition_of", "needs_rewrite", "partitions_due", "rewrite_main"]
 
 #: Without these (every version of the pipeline wrote them) a file is not one of the dataset: it is
 #: quarantined. A column added later that an older file lacks is read as NULL.
@@ -114,7 +114,7 @@ def anonymize_partition(
         result.rows_held += to_hold.height
         if dry_run:
             continue
-        _rewrite_main(lake, path, keep.with_columns(anonymize_exprs(policy, now, due)), to_hold)
+        rewrite_main(lake, path, keep.with_columns(anonymize_exprs(policy, now, due)), to_hold)
     return result
 
 
@@ -123,7 +123,10 @@ def anonymize_partition_of(part: Partition, settings: Settings, now: datetime) -
     return anonymize_partition(settings, now, part)
 
 
-def _rewrite_main(lake: LakePath, path: LakePath, keep: pl.DataFrame, to_hold: pl.DataFrame) -> None:
+def rewrite_main(lake: LakePath, path: LakePath, keep: pl.DataFrame, to_hold: pl.DataFrame) -> None:
+    """Replace the requests file ``path`` by ``keep`` and move ``to_hold`` (with ``_hold``: the hold id of each
+    row) into held/, journaled so that a crash between the two is finished by the next run (the anonymiser's
+    and a data-subject erasure's one way to change a requests file)."""
     site, day = storage.partition_of(path)
     if to_hold.height:
         # A later run can move more rows of the same main file to the same hold, and

@@ -38,7 +38,7 @@ from accesslake import holds, ingest, retention, storage
 from accesslake.config import Settings
 from accesslake.errors import ConfigError
 from accesslake.policy import anonymize_exprs, scrub_reject_exprs
-from accesslake.retention.requests import _rewrite_main
+from accesslake.retention.requests import rewrite_main
 from accesslake.schema import REJECT_SCHEMA, REQUEST_SCHEMA
 from accesslake.storage import LakePath, Layout, auditlog
 from accesslake.subjects.access import scrubbed_reason
@@ -99,7 +99,7 @@ def _erase_requests(settings: Settings, subject: Subject, now: datetime, book: H
         for (hold_id,), rows in to_hold.partition_by("_hold", as_dict=True).items() if to_hold.height else []:
             result.keep(book.by_id.get(str(hold_id)), str(hold_id), rows.height)
         result.rows_moved_to_hold += to_hold.height
-        _rewrite_main(lake, path, keep.select(list(REQUEST_SCHEMA.names())), to_hold)
+        rewrite_main(lake, path, keep.select(list(REQUEST_SCHEMA.names())), to_hold)
 
 
 def _erase_held(settings: Settings, subject: Subject, now: datetime, book: HoldBook, result: EraseResult) -> None:
